@@ -1,0 +1,236 @@
+"""The user's config.toml: where it is, what it may say, and one clear line when it is wrong.
+
+Every key is validated on load against `_SCHEMA`, so a typo never silently falls back to a
+default: an unknown section or key, or a wrong type, is one line naming the file, the section
+and the key, with a suggestion for a near-miss spelling.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import math
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from watcher.auth_file import default_auth_path
+from watcher.errors import ConfigError
+
+DEFAULT_API_BASE = "https://cli-chat-proxy.grok.com/v1"
+DEFAULT_TOKEN_URL = "https://auth.x.ai/oauth2/token"
+API_BASE_ENV = "GROK_CLI_CHAT_PROXY_BASE_URL"
+DEFAULT_THRESHOLDS = (50.0, 80.0, 90.0, 100.0)
+
+
+@dataclass(frozen=True)
+class GrokSettings:
+    auth_file: Path
+    api_base: str = DEFAULT_API_BASE
+    token_url: str = DEFAULT_TOKEN_URL
+    billing: str = "auto"
+    timeout_seconds: float = 15.0
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    grok: GrokSettings
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    source: Path | None = None  # the file read, None when running on defaults
+
+
+def default_config_path(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_CONFIG_HOME") or str(_home(environ) / ".config")
+    return Path(base) / "grok-usage-watcher" / "config.toml"
+
+
+def load_config(explicit_path: Path | None, environ: Mapping[str, str]) -> Config:
+    """`--config PATH` must exist; the default path may be absent (defaults apply)."""
+    path = explicit_path or default_config_path(environ)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if explicit_path is not None:
+            raise ConfigError(f"{path}: no such config file") from None
+        return _build({}, None, environ)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return _build(document, path, environ)
+
+
+# --- validation ---------------------------------------------------------------------------
+
+Validator = Callable[[Any, str], Any]
+
+
+class _Invalid(Exception):
+    """A value of the wrong shape; the text says what was expected."""
+
+
+def _number(minimum_exclusive: float = 0.0, maximum: float = math.inf) -> Validator:
+    def validate(value: Any, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _Invalid(f"expected a number, got {_type_name(value)}")
+        if not math.isfinite(value) or value <= minimum_exclusive or value > maximum:
+            raise _Invalid(f"must be greater than {minimum_exclusive:g} and at most {maximum:g}")
+        return float(value)
+
+    return validate
+
+
+def _choice(*choices: str) -> Validator:
+    def validate(value: Any, where: str) -> str:
+        if value not in choices:
+            listed = ", ".join(f'"{c}"' for c in choices)
+            raise _Invalid(f"must be one of {listed}, got {_shown(value)}")
+        return str(value)
+
+    return validate
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(f"expected a non-empty string, got {_shown(value)}")
+    return value.strip()
+
+
+def _secure_url(value: Any, where: str) -> str:
+    url = _string(value, where)
+    check_secure_url(url)
+    return url.rstrip("/")
+
+
+def check_secure_url(url: str) -> None:
+    """https, or plain http to this machine only: the bearer token must not travel in clear."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise _Invalid(f"not a URL: {url}") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise _Invalid(f"expected an https:// URL, got {url}")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise _Invalid(
+            f"must be https:// unless the host is this machine (the token would travel "
+            f"in clear), got {url}"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _thresholds(value: Any, where: str) -> tuple[float, ...]:
+    if not isinstance(value, list) or not value:
+        raise _Invalid(f"expected a non-empty list of percents, got {_shown(value)}")
+    percent = _number(0.0, 1000.0)
+    return tuple(sorted({percent(item, where) for item in value}))
+
+
+def _string_list(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _Invalid(f"expected a list of strings, got {_type_name(value)}")
+    return tuple(_string(item, where) for item in value)
+
+
+_SCHEMA: dict[str, dict[str, Validator]] = {
+    "grok": {
+        "auth_file": _string,
+        "api_base": _secure_url,
+        "token_url": _secure_url,
+        "billing": _choice("auto", "credits", "legacy"),
+        "timeout_seconds": _number(0.0, 300.0),
+    },
+    "alerts": {"thresholds": _thresholds},
+    "notify": {"urls": _string_list},
+}
+
+
+def _build(document: dict[str, Any], path: Path | None, environ: Mapping[str, str]) -> Config:
+    where = str(path) if path else "config"
+    values: dict[str, dict[str, Any]] = {section: {} for section in _SCHEMA}
+    for section, table in document.items():
+        if section not in _SCHEMA:
+            raise ConfigError(f"{where}: [{section}]: unknown section{_suggest(section, _SCHEMA)}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: {section}: expected a [{section}] table")
+        keys = _SCHEMA[section]
+        for key, value in table.items():
+            if key not in keys:
+                raise ConfigError(f"{where}: [{section}] {key}: unknown key{_suggest(key, keys)}")
+            try:
+                values[section][key] = keys[key](value, where)
+            except _Invalid as exc:
+                raise ConfigError(f"{where}: [{section}] {key}: {exc}") from None
+
+    grok = values["grok"]
+    if "auth_file" in grok:
+        grok["auth_file"] = _expand_home(grok["auth_file"], environ)
+    else:
+        grok["auth_file"] = default_auth_path(environ)
+    if "api_base" not in grok and environ.get(API_BASE_ENV):
+        try:
+            grok["api_base"] = _secure_url(environ[API_BASE_ENV], API_BASE_ENV)
+        except _Invalid as exc:
+            raise ConfigError(f"{API_BASE_ENV}: {exc}") from None
+    return Config(
+        grok=GrokSettings(**grok),
+        alerts=AlertSettings(**values["alerts"]),
+        notify=NotifySettings(**values["notify"]),
+        source=path,
+    )
+
+
+def _suggest(word: str, known: Mapping[str, object]) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})"
+
+
+def _expand_home(text: str, environ: Mapping[str, str]) -> Path:
+    if text == "~" or text.startswith("~/"):
+        return _home(environ) / text[2:]
+    return Path(text)
+
+
+def _home(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("HOME") or Path.home())
+
+
+def _type_name(value: Any) -> str:
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else _type_name(value)

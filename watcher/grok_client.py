@@ -1,0 +1,89 @@
+"""The Grok endpoints: `GET /billing` (either shape) and `GET /settings`, with the seed's headers.
+
+Knows which requests to make and what their status codes mean; what a body means is
+`usage.py`'s business, where a token comes from is `login.py`'s.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from typing import Literal
+
+from watcher.errors import AuthExpired, BillingHTTPError, TransientFailure
+from watcher.login import Credentials, Login
+from watcher.transport import Response, Transport
+from watcher.usage import Usage, parse_billing_body
+
+BillingMode = Literal["auto", "credits", "legacy"]
+CREDITS_PATH = "/billing?format=credits"
+LEGACY_PATH = "/billing"
+SETTINGS_PATH = "/settings"
+
+log = logging.getLogger(__name__)
+
+
+class GrokClient:
+    def __init__(
+        self, api_base: str, billing_mode: BillingMode, transport: Transport, login: Login
+    ) -> None:
+        self._api_base = api_base.rstrip("/")
+        self._billing_mode = billing_mode
+        self._transport = transport
+        self._login = login
+        self._credentials: Credentials | None = None
+
+    def read_usage(self, with_plan: bool = True) -> Usage:
+        path = LEGACY_PATH if self._billing_mode == "legacy" else CREDITS_PATH
+        response = self._authorized_get(path)
+        if self._billing_mode == "auto" and response.status in (400, 404, 405):
+            # Accounts or proxies that predate the pool do not know ?format=credits.
+            log.debug("%s answered HTTP %d; asking %s", path, response.status, LEGACY_PATH)
+            path = LEGACY_PATH
+            response = self._authorized_get(path)
+        if response.status != 200:
+            raise BillingHTTPError(response.status)
+        usage = parse_billing_body(response.body, path)
+        return replace(usage, plan=self.read_plan()) if with_plan else usage
+
+    def read_plan(self) -> str | None:
+        """The plan label, or None: a failure here never fails a reading."""
+        try:
+            response = self._transport.get(self._url(SETTINGS_PATH), self._headers())
+        except TransientFailure:
+            return None
+        if response.status != 200:
+            log.debug("%s answered HTTP %d; plan unknown", SETTINGS_PATH, response.status)
+            return None
+        try:
+            settings = json.loads(response.body)
+        except ValueError:
+            return None
+        plan = settings.get("subscription_tier_display") if isinstance(settings, dict) else None
+        return (plan.strip() or None) if isinstance(plan, str) else None
+
+    def _authorized_get(self, path: str) -> Response:
+        response = self._transport.get(self._url(path), self._headers())
+        if response.status in (401, 403):
+            log.debug("%s answered HTTP %d; renewing the login once", path, response.status)
+            self._credentials = self._login.renew_after_rejection(self._current_credentials())
+            response = self._transport.get(self._url(path), self._headers())
+            if response.status in (401, 403):
+                raise AuthExpired()
+        return response
+
+    def _current_credentials(self) -> Credentials:
+        if self._credentials is None:
+            self._credentials = self._login.credentials()
+        return self._credentials
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self._current_credentials().access_token}",
+            "X-XAI-Token-Auth": "xai-grok-cli",
+            "Accept": "application/json",
+        }
+
+    def _url(self, path: str) -> str:
+        return self._api_base + path

@@ -1,0 +1,201 @@
+"""Getting a usable access token from the Grok CLI's login, refreshing it when needed.
+
+Refresh tokens rotate: once one is sent it may be spent, and sending a spent one again can
+end the user's whole login. Hence the rules here: refresh only under the CLI's own lock,
+re-read the file once the lock is held (another process may have refreshed already -- adopt
+its token), write the rotated login back before anything else, and never send a refresh
+token twice from this process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from watcher.auth_file import (
+    AuthEntry,
+    RefreshedTokens,
+    auth_lock,
+    jwt_expiry,
+    login_entries,
+    parse_entry,
+    read_auth_document,
+    write_back,
+)
+from watcher.deadline import Deadline
+from watcher.errors import (
+    AuthExpired,
+    AuthInvalid,
+    BillingHTTPError,
+    ResponseChanged,
+    TransientFailure,
+)
+from watcher.transport import NetworkFailureBeforeSending, Transport
+
+REFRESH_MARGIN = timedelta(minutes=5)
+DEFAULT_TOKEN_LIFETIME = timedelta(hours=1)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    entry_name: str
+    access_token: str
+    expires_at: datetime | None
+
+    def __repr__(self) -> str:
+        return f"Credentials(entry_name={self.entry_name!r}, expires_at={self.expires_at!r})"
+
+
+@dataclass
+class SpentRefreshTokens:
+    """Refresh tokens this process has sent. Kept by whoever outlives one reading (the
+    service), so that a write-back that could not happen never leads to a second send."""
+
+    tokens: set[str] = field(default_factory=set)
+
+
+class _RefreshRefused(Exception):
+    """The token endpoint answered 400/401/403: this refresh token is dead."""
+
+
+class Login:
+    def __init__(
+        self,
+        auth_path: Path,
+        token_url: str,
+        transport: Transport,
+        deadline: Deadline,
+        now: Callable[[], datetime],
+        spent: SpentRefreshTokens,
+    ) -> None:
+        self._auth_path = auth_path
+        self._token_url = token_url
+        self._transport = transport
+        self._deadline = deadline
+        self._now = now
+        self._spent = spent
+
+    def credentials(self) -> Credentials:
+        """The first login that is unexpired or can be refreshed."""
+        entries = login_entries(read_auth_document(self._auth_path))
+        if not entries:
+            raise AuthInvalid()
+        for entry in entries:
+            now = self._now()
+            if not entry.expires_within(now, REFRESH_MARGIN):
+                return _credentials(entry)
+            still_valid = not entry.expires_within(now, timedelta(0))
+            try:
+                refreshed = self._refresh(entry.name, entry.access_token, forced=False)
+            except _RefreshRefused:
+                refreshed = None
+            except TransientFailure:
+                if still_valid:  # a few minutes left: read with it, refresh next time
+                    return _credentials(entry)
+                raise
+            if refreshed is not None:
+                return refreshed
+            if still_valid:
+                return _credentials(entry)
+            log.debug("login %s expired and cannot be refreshed; skipped", entry.name)
+        raise AuthExpired()
+
+    def renew_after_rejection(self, rejected: Credentials) -> Credentials:
+        """The API refused `rejected` (401/403): adopt a newer token or refresh once."""
+        try:
+            renewed = self._refresh(rejected.entry_name, rejected.access_token, forced=True)
+        except _RefreshRefused:
+            renewed = None
+        if renewed is None:
+            raise AuthExpired()
+        return renewed
+
+    def _refresh(self, entry_name: str, seen_token: str, forced: bool) -> Credentials | None:
+        with auth_lock(self._auth_path, self._deadline):
+            entry = parse_entry(entry_name, read_auth_document(self._auth_path).get(entry_name))
+            if entry is None:
+                return None
+            if entry.access_token != seen_token and not entry.expires_within(
+                self._now(), REFRESH_MARGIN
+            ):
+                log.debug("login %s was refreshed by another process; using it", entry_name)
+                return _credentials(entry)
+            if not entry.refresh_token or entry.refresh_token in self._spent.tokens:
+                return None
+            tokens = self._post_refresh(entry)
+            # The old refresh token is spent now: whatever the deadline says, the new one
+            # must reach auth.json or the Grok CLI is logged out.
+            with self._deadline.shielded():
+                saved = write_back(self._auth_path, entry_name, tokens)
+            log.debug(
+                "login %s refreshed%s", entry_name, "" if saved else " (not saved to auth.json)"
+            )
+            return Credentials(entry_name, tokens.access_token, tokens.expires_at)
+
+    def _post_refresh(self, entry: AuthEntry) -> RefreshedTokens:
+        assert entry.refresh_token is not None
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": entry.client_id,
+            "refresh_token": entry.refresh_token,
+        }
+        try:
+            response = self._transport.post_form(self._token_url, form)
+        except NetworkFailureBeforeSending:
+            raise  # never reached the server: the refresh token is not spent
+        except TransientFailure:
+            self._spent.tokens.add(entry.refresh_token)
+            raise
+        self._spent.tokens.add(entry.refresh_token)
+        if response.status in (400, 401, 403):
+            log.debug("token endpoint refused the refresh (HTTP %d)", response.status)
+            raise _RefreshRefused()
+        if response.status != 200:
+            raise BillingHTTPError(response.status)
+        tokens = _parse_token_response(response.body, self._now())
+        if tokens.refresh_token in (None, entry.refresh_token):
+            # Not rotated: the server still honours the old one, so it is not spent.
+            self._spent.tokens.discard(entry.refresh_token)
+        return tokens
+
+
+def _credentials(entry: AuthEntry) -> Credentials:
+    return Credentials(entry.name, entry.access_token, entry.expires_at)
+
+
+def _parse_token_response(body: bytes, now: datetime) -> RefreshedTokens:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        raise ResponseChanged() from None
+    if not isinstance(answer, dict):
+        raise ResponseChanged()
+    access_token = answer.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise ResponseChanged()
+    expires_in = answer.get("expires_in")
+    if (
+        isinstance(expires_in, int | float)
+        and not isinstance(expires_in, bool)
+        and (math.isfinite(expires_in) and expires_in > 0)
+    ):
+        expires_at = now + timedelta(seconds=expires_in)
+    else:
+        expires_at = jwt_expiry(access_token) or now + DEFAULT_TOKEN_LIFETIME
+    return RefreshedTokens(
+        access_token=access_token,
+        refresh_token=_optional_str(answer.get("refresh_token")),
+        id_token=_optional_str(answer.get("id_token")),
+        expires_at=expires_at,
+    )
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

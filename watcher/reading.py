@@ -1,0 +1,53 @@
+"""One whole reading of the user's usage, bounded by one deadline.
+
+The entry point the commands use: wires the login, the transport and the client together
+for one reading, and guarantees it ends -- refresh and retry included -- within
+min(30 s, 2 x timeout_seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from watcher.config import GrokSettings
+from watcher.deadline import Deadline, DeadlineExceeded
+from watcher.errors import NetworkFailure
+from watcher.grok_client import GrokClient
+from watcher.login import Login, SpentRefreshTokens
+from watcher.transport import Transport
+from watcher.usage import Usage
+
+MAX_READING_SECONDS = 30.0
+
+
+def reading_deadline_seconds(timeout_seconds: float) -> float:
+    return min(MAX_READING_SECONDS, 2 * timeout_seconds)
+
+
+def read_usage(
+    settings: GrokSettings,
+    *,
+    with_plan: bool = True,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    spent: SpentRefreshTokens | None = None,
+) -> Usage:
+    """Read usage once; raises a WatcherError carrying the user's message on failure."""
+    deadline = Deadline(reading_deadline_seconds(settings.timeout_seconds))
+    transport = Transport(settings.timeout_seconds, deadline)
+    login = Login(
+        auth_path=settings.auth_file,
+        token_url=settings.token_url,
+        transport=transport,
+        deadline=deadline,
+        now=now,
+        spent=spent if spent is not None else SpentRefreshTokens(),
+    )
+    client = GrokClient(settings.api_base, settings.billing, transport, login)
+    try:
+        with deadline.enforced():
+            return client.read_usage(with_plan=with_plan)
+    except DeadlineExceeded:
+        raise NetworkFailure() from None
+    finally:
+        transport.close()

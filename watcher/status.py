@@ -1,0 +1,112 @@
+"""`--status`: the user's displayed lines, as text for people and JSON for programs. Pure."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from watcher.errors import WatcherError
+from watcher.usage import Number, Usage
+
+STATUS_SCHEMA = 1
+_LABEL_WIDTH = 14
+
+
+def whole_percent(percent: float) -> int:
+    """Rounded down, so a display never shows a threshold reached before it is (99.6 -> 99)."""
+    return math.floor(percent)
+
+
+def format_status(usage: Usage, now: datetime, local: tzinfo | None = None) -> str:
+    percent = whole_percent(usage.percent_used)
+    lines = [
+        ("Grok", usage.plan or "plan unknown"),
+        ("Credits used", f"{percent}%  {_meter_detail(usage, now, local)}"),
+        ("Pay as you go", _pay_as_you_go(usage)),
+    ]
+    return "\n".join(f"{label:<{_LABEL_WIDTH}}{value}" for label, value in lines)
+
+
+def _meter_detail(usage: Usage, now: datetime, local: tzinfo | None) -> str:
+    if usage.meter == "monthly":
+        what = f"{format_amount(usage.used or 0)} of {format_amount(usage.limit or 0)}"
+    else:
+        what = f"{usage.period.kind} pool" if usage.period.kind else "usage pool"
+    return f"{what}, {describe_reset(usage.period.end, now, local)}"
+
+
+def describe_reset(end: datetime | None, now: datetime, local: tzinfo | None = None) -> str:
+    if end is None:
+        return "reset time unknown"
+    when = format_local_time(end, now, local)
+    if end <= now:
+        return f"reset due {when}"
+    return f"resets {when} (in {format_duration(end - now)})"
+
+
+def format_local_time(moment: datetime, now: datetime, local: tzinfo | None = None) -> str:
+    """`Thu 27 Nov 05:01` in the local zone (TZ honoured), with the year when it differs."""
+    shown = moment.astimezone(local)
+    text = f"{shown:%a} {shown.day} {shown:%b %H:%M}"
+    if shown.year != now.astimezone(local).year:
+        text += f" {shown.year}"
+    return text
+
+
+def format_duration(span: timedelta) -> str:
+    minutes = max(0, int(span.total_seconds() // 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+def format_amount(value: Number) -> str:
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{int(value):,}"
+
+
+def _pay_as_you_go(usage: Usage) -> str:
+    if usage.pay_as_you_go_cap:
+        text = f"{format_amount(usage.pay_as_you_go_cap)} cap"
+        if usage.pay_as_you_go_used is not None:
+            text += f", {format_amount(usage.pay_as_you_go_used)} used"
+    else:
+        text = "Disabled"
+    if usage.prepaid_balance:
+        text += f", prepaid balance {format_amount(usage.prepaid_balance)}"
+    return text
+
+
+def status_document(usage: Usage, now: datetime) -> dict[str, Any]:
+    period = usage.period
+    return {
+        "schema": STATUS_SCHEMA,
+        "read_at": now.isoformat(),
+        "plan": usage.plan,
+        "percent_used": usage.percent_used,
+        "meter": usage.meter,
+        "period": {
+            "kind": period.kind,
+            "start": period.start.isoformat() if period.start else None,
+            "end": period.end.isoformat() if period.end else None,
+        },
+        "used": usage.used,
+        "limit": usage.limit,
+        "pay_as_you_go": {
+            "enabled": bool(usage.pay_as_you_go_cap),
+            "cap": usage.pay_as_you_go_cap,
+            "used": usage.pay_as_you_go_used,
+        },
+        "prepaid_balance": usage.prepaid_balance,
+        "source": usage.source,
+    }
+
+
+def error_document(error: WatcherError) -> dict[str, Any]:
+    return {"schema": STATUS_SCHEMA, "error": {"kind": error.kind, "message": error.message}}

@@ -1,0 +1,136 @@
+"""HTTP for one reading: explicit timeouts, a size cap, no redirects, errors mapped once.
+
+Every request made while reading usage goes through here, so the rules that protect the user
+hold everywhere: a timeout on connect and on each read (capped by the reading's deadline),
+bodies never read past 1 MiB, no redirect that could carry the bearer token elsewhere, no
+~/.netrc credentials replacing ours, and every failure turned into the user's one-line message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import requests
+
+from watcher import __version__
+from watcher.deadline import Deadline, DeadlineExceeded
+from watcher.errors import NetworkFailure, ResponseChanged
+
+USER_AGENT = f"grok-usage-watcher/{__version__}"
+MAX_BODY_BYTES = 1024 * 1024
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+
+
+class NetworkFailureBeforeSending(NetworkFailure):
+    """The connection was never made, so the request cannot have reached the server."""
+
+
+class _HeadersOnly(requests.auth.AuthBase):
+    """Our headers already carry the credentials. Passing an explicit auth object stops
+    requests from replacing them with a matching ~/.netrc entry."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+class Transport:
+    def __init__(self, timeout_seconds: float, deadline: Deadline) -> None:
+        self._timeout = timeout_seconds
+        self._deadline = deadline
+        # One session per reading: connections are reused between the calls of one
+        # reading. trust_env stays on so HTTPS_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE work.
+        self._session = requests.Session()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def get(self, url: str, headers: Mapping[str, str]) -> Response:
+        return self._send("GET", url, headers=dict(headers))
+
+    def post_form(self, url: str, form: Mapping[str, str]) -> Response:
+        return self._send(
+            "POST",
+            url,
+            headers={"Accept": "application/json"},
+            data=dict(form),
+        )
+
+    def _send(self, method: str, url: str, **kwargs: object) -> Response:
+        headers = kwargs.pop("headers")
+        assert isinstance(headers, dict)
+        headers["User-Agent"] = USER_AGENT
+        started = time.monotonic()
+        try:
+            per_step = self._deadline.cap(self._timeout)
+            response = self._session.request(
+                method,
+                url,
+                headers=headers,
+                timeout=(per_step, per_step),
+                stream=True,
+                allow_redirects=False,
+                auth=_HeadersOnly(),
+                **kwargs,  # type: ignore[arg-type]
+            )
+            with response:
+                body = self._read_capped(response) if response.status_code == 200 else b""
+        except DeadlineExceeded:
+            log.debug("%s %s: deadline reached after %.0f ms", method, url, _ms_since(started))
+            raise NetworkFailure() from None
+        except requests.exceptions.RequestException as exc:
+            log.debug("%s %s: %s after %.0f ms", method, url, _describe(exc), _ms_since(started))
+            if _never_connected(exc):
+                raise NetworkFailureBeforeSending() from None
+            raise NetworkFailure() from None
+        log.debug(
+            "%s %s -> HTTP %d (%.0f ms, %d bytes)",
+            method,
+            url,
+            response.status_code,
+            _ms_since(started),
+            len(body),
+        )
+        return Response(response.status_code, body)
+
+    def _read_capped(self, response: requests.Response) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(chunk_size=64 * 1024):
+            self._deadline.check()
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                log.debug("response body exceeds %d bytes; not read further", MAX_BODY_BYTES)
+                raise ResponseChanged()
+        return b"".join(chunks)
+
+
+def _ms_since(started: float) -> float:
+    return (time.monotonic() - started) * 1000
+
+
+def _never_connected(exc: requests.exceptions.RequestException) -> bool:
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError) and exc.args:
+        from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+        reason = exc.args[0]
+        if isinstance(reason, MaxRetryError):
+            return isinstance(reason.reason, NewConnectionError)
+    return False
+
+
+def _describe(exc: BaseException) -> str:
+    # Exception texts from requests may quote the URL, never our headers or form body.
+    return f"{type(exc).__name__}: {exc}"
