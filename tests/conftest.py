@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fake_grok import FakeGrok
+from watcher.cli import main
+
+CLIENT_ID = "b1a00492-073a-47ea-816f-4c329264a828"
+ENTRY = f"https://auth.x.ai::{CLIENT_ID}"
+
+
+def make_jwt(expires_at: datetime, subject: str = "user-1") -> str:
+    """An unsigned JWT: the watcher only reads `exp`, as the Grok CLI's tokens carry it."""
+
+    def part(obj: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    return (
+        f"{part({'alg': 'none'})}.{part({'sub': subject, 'exp': int(expires_at.timestamp())})}.sig"
+    )
+
+
+def cli_entry(
+    key: str, refresh: str | None = "refresh-1", expires_at: datetime | None = None, **extra: Any
+) -> dict[str, Any]:
+    """An auth.json entry as the Grok CLI 0.2.x writes it."""
+    entry: dict[str, Any] = {
+        "key": key,
+        "refresh_token": refresh,
+        "id_token": "id-1",
+        "expires_at": (expires_at or datetime.now(UTC) + timedelta(hours=5)).isoformat(),
+        "auth_mode": "oidc",
+        "create_time": "2026-11-01T10:00:00+00:00",
+        "user_id": "user-1",
+        "oidc_issuer": "https://auth.x.ai",
+    }
+    entry.update(extra)
+    return entry
+
+
+POOL_BODY = {
+    "config": {
+        "creditUsagePercent": 83.4,
+        "currentPeriod": {
+            "type": "USAGE_PERIOD_TYPE_WEEKLY",
+            "start": "2026-11-20T05:01:00.140114+00:00",
+            "end": "2026-11-27T05:01:00.140114+00:00",
+        },
+        "onDemandCap": {},
+        "isUnifiedBillingUser": True,
+        "billingPeriodStart": "2026-11-01T00:00:00+00:00",
+        "billingPeriodEnd": "2026-12-01T00:00:00+00:00",
+    }
+}
+
+MONTHLY_BODY = {
+    "config": {
+        "monthlyLimit": {"val": 60000},
+        "used": {"val": 4277},
+        "onDemandCap": {"val": 0},
+        "billingPeriodStart": "2026-11-01T00:00:00+00:00",
+        "billingPeriodEnd": "2026-12-01T00:00:00+00:00",
+        "history": [
+            {
+                "billingCycle": {"year": 2026, "month": 10},
+                "includedUsed": {"val": 0},
+                "onDemandUsed": {"val": 0},
+                "totalUsed": {"val": 0},
+            }
+        ],
+    }
+}
+
+
+@dataclass
+class Home:
+    """A user's home for one test: HOME, XDG dirs and ~/.grok, nothing shared with the host."""
+
+    root: Path
+    env: dict[str, str]
+
+    @property
+    def auth_path(self) -> Path:
+        return self.root / ".grok" / "auth.json"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / ".config" / "grok-usage-watcher" / "config.toml"
+
+    def write_auth(self, document: Any) -> Path:
+        self.auth_path.parent.mkdir(parents=True, exist_ok=True)
+        text = document if isinstance(document, str) else json.dumps(document, indent=2)
+        self.auth_path.write_text(text)
+        self.auth_path.chmod(0o600)
+        return self.auth_path
+
+    def read_auth(self) -> Any:
+        return json.loads(self.auth_path.read_text())
+
+    def write_config(self, text: str) -> Path:
+        self.config_path.parent.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(text)
+        return self.config_path
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
+    root = tmp_path / "home"
+    root.mkdir()
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name.startswith(("GROK_", "XDG_", "REQUESTS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(root))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    return Home(root=root, env=dict(os.environ))
+
+
+@pytest.fixture
+def grok() -> Iterator[FakeGrok]:
+    server = FakeGrok().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def ready(home: Home, grok: FakeGrok) -> Home:
+    """A logged-in user whose config points at the fake server, with the pool shape served."""
+    from tests.fake_grok import Reply
+
+    grok.accepted_tokens.add("access-1")
+    grok.routes["/billing?format=credits"] = Reply(json=POOL_BODY)
+    grok.routes["/settings"] = Reply(json={"subscription_tier_display": "SuperGrok Heavy"})
+    home.write_auth({ENTRY: cli_entry("access-1")})
+    home.write_config(point_at(grok))
+    return home
+
+
+def point_at(grok: FakeGrok, timeout: float = 2.0, extra: str = "") -> str:
+    return (
+        "[grok]\n"
+        f'api_base = "{grok.api_base}"\n'
+        f'token_url = "{grok.token_url}"\n'
+        f"timeout_seconds = {timeout}\n" + extra
+    )
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], home: Home):  # type: ignore[no-untyped-def]
+    def invoke(*argv: str) -> Run:
+        code = main(list(argv), environ=dict(os.environ))
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return invoke
