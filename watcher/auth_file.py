@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from watcher.deadline import Deadline
+from watcher.deadline import Deadline, DeadlineExceeded
 from watcher.errors import LoginBusy, NotLoggedIn
 from watcher.files import replace_atomically
 
@@ -182,19 +182,27 @@ def auth_lock(auth_path: Path, deadline: Deadline) -> Iterator[None]:
         log.debug("cannot open %s: %s", lock_path, exc.strerror or exc)
         raise LoginBusy() from None
     try:
-        give_up_at = time.monotonic() + min(LOCK_WAIT_SECONDS, deadline.remaining())
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= give_up_at:
-                    log.debug("%s stayed locked; giving up for this check", lock_path)
-                    raise LoginBusy() from None
-                time.sleep(_LOCK_POLL_SECONDS)
+        _wait_for_lock(fd, lock_path, deadline)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the flock
+
+
+def _wait_for_lock(fd: int, lock_path: Path, deadline: Deadline) -> None:
+    give_up_at = time.monotonic() + min(LOCK_WAIT_SECONDS, deadline.remaining())
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= give_up_at:
+                    break
+                time.sleep(_LOCK_POLL_SECONDS)
+    except DeadlineExceeded:
+        pass  # the reading ran out of time while waiting: the lock is the reason
+    log.debug("%s stayed locked; giving up for this check", lock_path)
+    raise LoginBusy()
 
 
 def write_back(path: Path, entry_name: str, tokens: RefreshedTokens) -> bool:
