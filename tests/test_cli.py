@@ -1,0 +1,149 @@
+"""The command line as a user meets it: output, exit codes, and what --status never does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import point_at
+from watcher import __version__
+
+
+def test_status_prints_the_displayed_lines(ready, run):
+    result = run("--status")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0] == "Grok          SuperGrok Heavy"
+    assert lines[1].startswith("Credits used  83%  weekly pool, resets Fri 27 Nov 05:01")
+    assert lines[2] == "Pay as you go Disabled"
+    assert len(lines) == 3
+    assert result.err == ""
+
+
+def test_status_honours_tz(ready, run, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert "resets Fri 27 Nov 14:01" in run("--status").out
+    finally:
+        monkeypatch.setenv("TZ", "UTC")
+        time.tzset()
+
+
+def test_no_mode_prints_help_and_exits_2(home, run):
+    result = run()
+    assert result.code == 2
+    assert "--status" in result.err
+
+
+def test_json_without_status_is_a_usage_error(home, run):
+    result = run("--json")
+    assert result.code == 2
+    assert "--json goes with --status" in result.err
+
+
+def test_unknown_flags_exit_2(home, capsys):
+    from watcher.cli import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["--statsu"])
+    assert caught.value.code == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_a_config_error_is_one_line_and_exit_2(ready, grok, run):
+    ready.write_config(point_at(grok) + "colour = 'red'\n")
+    result = run("--status")
+    assert result.code == 2
+    assert result.err.count("\n") == 1
+    assert "[grok] colour: unknown key" in result.err
+    assert grok.requests == []
+
+
+def test_a_config_error_with_json_is_a_json_error(ready, grok, run):
+    ready.write_config('[grok]\napi_base = "http://grok.example/v1"\n')
+    result = run("--status", "--json")
+    assert result.code == 2
+    document = json.loads(result.out)
+    assert document["error"]["kind"] == "config"
+    assert "must be https://" in document["error"]["message"]
+
+
+def test_a_missing_explicit_config_exits_2(home, run):
+    result = run("--status", "--config", str(home.root / "absent.toml"))
+    assert result.code == 2
+    assert "absent.toml: no such config file" in result.err
+
+
+def test_an_explicit_config_is_used(ready, grok, run):
+    other = ready.root / "other.toml"
+    other.write_text(point_at(grok, extra='billing = "legacy"\n'))
+    from tests.conftest import MONTHLY_BODY
+    from tests.fake_grok import Reply
+
+    grok.routes["/billing"] = Reply(json=MONTHLY_BODY)
+    result = run("--status", "--config", str(other))
+    assert "4,277 of 60,000" in result.out
+
+
+def _python(home, *code_or_args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *code_or_args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=60,
+        cwd=cwd,
+    )
+
+
+def test_python_dash_m_watcher_works(home):
+    result = _python(home, "-m", "watcher", "--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"grok-usage-watcher {__version__}"
+
+
+def test_the_console_script_is_installed(home):
+    script = Path(sys.executable).with_name("grok-usage-watcher")
+    if not script.exists():
+        pytest.skip("the project is not installed into this interpreter's environment")
+    result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for flag in ("--status", "--json", "--config", "--verbose", "--version"):
+        assert flag in result.stdout
+
+
+def test_status_neither_imports_apprise_nor_writes_state(ready):
+    probe = (
+        "import sys\n"
+        "from watcher.cli import main\n"
+        "code = main(['--status'])\n"
+        "print('apprise loaded' if 'apprise' in sys.modules else 'apprise not loaded')\n"
+        "sys.exit(code)\n"
+    )
+    result = _python(ready, "-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "apprise not loaded"
+    assert result.stdout.startswith("Grok          SuperGrok Heavy")
+    assert not (ready.root / ".local" / "state").exists()
+    config_dir = ready.root / ".config" / "grok-usage-watcher"
+    assert sorted(p.name for p in config_dir.iterdir()) == ["config.toml"]
+
+
+def test_a_users_mistake_never_ends_in_a_traceback(home):
+    home.write_config("[grok]\ntimeout_seconds = 'soon'\n")
+    result = _python(home, "-m", "watcher", "--status")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    home.write_auth("{ corrupt")
+    home.write_config("")
+    result = _python(home, "-m", "watcher", "--status")
+    assert result.returncode == 1
+    assert result.stderr == "Grok not logged in. Run `grok login`.\n"

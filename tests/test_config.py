@@ -1,0 +1,168 @@
+"""config.toml: defaults, validation with one clear line, and where files are looked for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watcher.config import (
+    DEFAULT_API_BASE,
+    DEFAULT_THRESHOLDS,
+    DEFAULT_TOKEN_URL,
+    default_config_path,
+    load_config,
+)
+from watcher.errors import ConfigError
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"HOME": str(tmp_path), **extra}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_no_file_at_the_default_path_means_defaults(tmp_path):
+    config = load_config(None, env_for(tmp_path))
+    assert config.source is None
+    assert config.grok.api_base == DEFAULT_API_BASE
+    assert config.grok.token_url == DEFAULT_TOKEN_URL
+    assert config.grok.billing == "auto"
+    assert config.grok.timeout_seconds == 15
+    assert config.grok.auth_file == tmp_path / ".grok" / "auth.json"
+    assert config.alerts.thresholds == DEFAULT_THRESHOLDS
+    assert config.notify.urls == ()
+
+
+def test_the_default_path_follows_xdg(tmp_path):
+    assert default_config_path(env_for(tmp_path)) == (
+        tmp_path / ".config" / "grok-usage-watcher" / "config.toml"
+    )
+    assert default_config_path(env_for(tmp_path, XDG_CONFIG_HOME="/x")) == Path(
+        "/x/grok-usage-watcher/config.toml"
+    )
+
+
+def test_a_missing_explicit_config_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"nope\.toml: no such config file"):
+        load_config(tmp_path / "nope.toml", env_for(tmp_path))
+
+
+def test_every_key(tmp_path):
+    path = write(
+        tmp_path,
+        """
+[grok]
+auth_file = "~/elsewhere/auth.json"
+api_base = "https://proxy.example/v1/"
+token_url = "http://127.0.0.1:8080/token"
+billing = "legacy"
+timeout_seconds = 4.5
+
+[alerts]
+thresholds = [90, 50, 75.5, 90]
+
+[notify]
+urls = ["mailto://me@example.com"]
+""",
+    )
+    config = load_config(path, env_for(tmp_path))
+    assert config.source == path
+    assert config.grok.auth_file == tmp_path / "elsewhere" / "auth.json"
+    assert config.grok.api_base == "https://proxy.example/v1"
+    assert config.grok.token_url == "http://127.0.0.1:8080/token"
+    assert config.grok.billing == "legacy"
+    assert config.grok.timeout_seconds == 4.5
+    assert config.alerts.thresholds == (50, 75.5, 90)
+    assert config.notify.urls == ("mailto://me@example.com",)
+
+
+def test_grok_home_moves_the_auth_file(tmp_path):
+    config = load_config(None, env_for(tmp_path, GROK_HOME=str(tmp_path / "g")))
+    assert config.grok.auth_file == tmp_path / "g" / "auth.json"
+
+
+def test_the_clis_base_url_variable_overrides_the_default_but_not_the_config(tmp_path):
+    env = env_for(tmp_path, GROK_CLI_CHAT_PROXY_BASE_URL="https://staging.example/v1")
+    assert load_config(None, env).grok.api_base == "https://staging.example/v1"
+    path = write(tmp_path, '[grok]\napi_base = "https://mine.example/v1"\n')
+    assert load_config(path, env).grok.api_base == "https://mine.example/v1"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[grok]\ntimout_seconds = 3\n",
+            r"\[grok\] timout_seconds: unknown key \(did you mean timeout_seconds\?\)",
+        ),
+        ("[alert]\nthresholds = [50]\n", r"\[alert\]: unknown section \(did you mean alerts\?\)"),
+        (
+            '[grok]\nbilling = "weekly"\n',
+            r"\[grok\] billing: must be one of \"auto\", \"credits\", \"legacy\", got 'weekly'",
+        ),
+        (
+            '[grok]\ntimeout_seconds = "15"\n',
+            r"\[grok\] timeout_seconds: expected a number, got a string",
+        ),
+        ("[grok]\ntimeout_seconds = 0\n", r"\[grok\] timeout_seconds: must be greater than 0"),
+        ("[grok]\ntimeout_seconds = true\n", r"expected a number, got a boolean"),
+        ("[alerts]\nthresholds = []\n", r"\[alerts\] thresholds: expected a non-empty list"),
+        ("[alerts]\nthresholds = [50, -1]\n", r"\[alerts\] thresholds: must be greater than 0"),
+        (
+            "[alerts]\nthresholds = 80\n",
+            r"\[alerts\] thresholds: expected a non-empty list of percents, got an integer",
+        ),
+        (
+            '[notify]\nurls = "json://localhost"\n',
+            r"\[notify\] urls: expected a list of strings, got a string",
+        ),
+        ("grok = 3\n", r"grok: expected a \[grok\] table"),
+        ("[grok\n", r"not valid TOML: .*line 1"),
+        (
+            '[grok]\napi_base = "http://grok.example/v1"\n',
+            r"\[grok\] api_base: must be https:// unless the host is this machine",
+        ),
+        ('[grok]\ntoken_url = "http://10.0.0.1/token"\n', r"\[grok\] token_url: must be https://"),
+        (
+            '[grok]\napi_base = "ftp://grok.example"\n',
+            r"\[grok\] api_base: expected an https:// URL",
+        ),
+        ('[grok]\napi_base = ""\n', r"\[grok\] api_base: expected a non-empty string"),
+    ],
+)
+def test_mistakes_are_one_line_naming_file_section_and_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env_for(tmp_path))
+    assert "\n" not in caught.value.message
+    assert caught.value.message.startswith(str(path) + ": ")
+    import re
+
+    assert re.search(message, caught.value.message), caught.value.message
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:1/v1", "http://127.9.9.9/v1", "http://[::1]:8080/v1", "http://localhost/v1"],
+)
+def test_plain_http_is_allowed_to_loopback_only(tmp_path, url):
+    path = write(tmp_path, f'[grok]\napi_base = "{url}"\n')
+    assert load_config(path, env_for(tmp_path)).grok.api_base == url
+
+
+def test_an_insecure_base_url_from_the_environment_is_refused(tmp_path):
+    env = env_for(tmp_path, GROK_CLI_CHAT_PROXY_BASE_URL="http://grok.example/v1")
+    with pytest.raises(ConfigError, match="GROK_CLI_CHAT_PROXY_BASE_URL: must be https://"):
+        load_config(None, env)
+
+
+def test_a_file_that_is_not_utf8(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xff\xfe[grok]")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(path, env_for(tmp_path))

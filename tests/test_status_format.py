@@ -1,0 +1,141 @@
+"""The --status lines and JSON, from plain values with an injected clock and zone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from tests.conftest import MONTHLY_BODY, POOL_BODY
+from watcher.errors import AuthExpired
+from watcher.status import (
+    error_document,
+    format_amount,
+    format_duration,
+    format_status,
+    status_document,
+    whole_percent,
+)
+from watcher.usage import Period, parse_billing
+
+NOW = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
+
+
+def test_the_pool_lines():
+    usage = replace(parse_billing(POOL_BODY, "/billing?format=credits"), plan="SuperGrok Heavy")
+    assert format_status(usage, NOW, UTC) == (
+        "Grok          SuperGrok Heavy\n"
+        "Credits used  83%  weekly pool, resets Fri 27 Nov 05:01 (in 1 d 7 h)\n"
+        "Pay as you go Disabled"
+    )
+
+
+def test_the_monthly_lines_in_the_local_zone():
+    usage = parse_billing(MONTHLY_BODY, "/billing")
+    berlin = timezone(timedelta(hours=1))
+    assert format_status(usage, NOW, berlin).splitlines() == [
+        "Grok          plan unknown",
+        "Credits used  7%  4,277 of 60,000, resets Tue 1 Dec 01:00 (in 5 d 2 h)",
+        "Pay as you go Disabled",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("percent", "shown"), [(99.6, "99%"), (79.9999, "79%"), (80.0, "80%"), (104.2, "104%")]
+)
+def test_the_percent_is_rounded_down(percent, shown):
+    usage = replace(parse_billing(POOL_BODY, "x"), percent_used=percent)
+    assert f"Credits used  {shown}  " in format_status(usage, NOW, UTC)
+    assert whole_percent(percent) == int(shown[:-1])
+
+
+def test_unknown_reset_and_unknown_period_kind():
+    usage = replace(parse_billing(POOL_BODY, "x"), period=Period(None, None, None))
+    assert "usage pool, reset time unknown" in format_status(usage, NOW, UTC)
+
+
+def test_a_reset_time_already_past_is_not_shown_as_a_countdown():
+    usage = replace(
+        parse_billing(POOL_BODY, "x"), period=Period("weekly", None, NOW - timedelta(minutes=3))
+    )
+    assert "reset due Wed 25 Nov 21:57" in format_status(usage, NOW, UTC)
+
+
+def test_a_reset_in_another_year_names_the_year():
+    usage = replace(
+        parse_billing(POOL_BODY, "x"),
+        period=Period("monthly", None, datetime(2027, 1, 1, tzinfo=UTC)),
+    )
+    assert "resets Fri 1 Jan 00:00 2027" in format_status(usage, NOW, UTC)
+
+
+@pytest.mark.parametrize(
+    ("cap", "used", "balance", "line"),
+    [
+        (0, None, 0, "Disabled"),
+        (2500, None, 0, "2,500 cap"),
+        (2500, 120, 0, "2,500 cap, 120 used"),
+        (0, None, 1000, "Disabled, prepaid balance 1,000"),
+        (2500.5, 0, 0, "2,500.5 cap, 0 used"),
+    ],
+)
+def test_pay_as_you_go(cap, used, balance, line):
+    usage = replace(
+        parse_billing(POOL_BODY, "x"),
+        pay_as_you_go_cap=cap,
+        pay_as_you_go_used=used,
+        prepaid_balance=balance,
+    )
+    assert format_status(usage, NOW, UTC).splitlines()[2] == f"Pay as you go {line}"
+
+
+@pytest.mark.parametrize(
+    ("span", "text"),
+    [
+        (timedelta(days=1, hours=7, minutes=59), "1 d 7 h"),
+        (timedelta(hours=3, minutes=5), "3 h 5 min"),
+        (timedelta(minutes=59, seconds=59), "59 min"),
+        (timedelta(seconds=-5), "0 min"),
+    ],
+)
+def test_durations(span, text):
+    assert format_duration(span) == text
+
+
+def test_amounts():
+    assert [format_amount(v) for v in (0, 4277, 60000.0, 12.25, 1e6)] == [
+        "0",
+        "4,277",
+        "60,000",
+        "12.25",
+        "1,000,000",
+    ]
+
+
+def test_the_json_document():
+    usage = replace(parse_billing(POOL_BODY, "/billing?format=credits"), plan="SuperGrok")
+    assert status_document(usage, NOW) == {
+        "schema": 1,
+        "read_at": "2026-11-25T22:00:00+00:00",
+        "plan": "SuperGrok",
+        "percent_used": 83.4,
+        "meter": "pool",
+        "period": {
+            "kind": "weekly",
+            "start": "2026-11-20T05:01:00.140114+00:00",
+            "end": "2026-11-27T05:01:00.140114+00:00",
+        },
+        "used": None,
+        "limit": None,
+        "pay_as_you_go": {"enabled": False, "cap": 0, "used": None},
+        "prepaid_balance": 0,
+        "source": "/billing?format=credits",
+    }
+
+
+def test_the_error_document():
+    assert error_document(AuthExpired()) == {
+        "schema": 1,
+        "error": {"kind": "auth_expired", "message": "Grok auth expired. Run `grok login` again."},
+    }
