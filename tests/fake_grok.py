@@ -110,6 +110,7 @@ class FakeGrok:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body leave at once, as real servers do
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

@@ -166,3 +166,21 @@ def test_a_file_that_is_not_utf8(tmp_path):
     path.write_bytes(b"\xff\xfe[grok]")
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_config(path, env_for(tmp_path))
+
+
+def test_the_example_config_names_every_key_and_means_the_defaults(tmp_path):
+    from watcher.config import _SCHEMA
+
+    example = Path(__file__).parent.parent / "config" / "config.example.toml"
+    text = example.read_text()
+    for section, keys in _SCHEMA.items():
+        assert f"[{section}]" in text
+        for key in keys:
+            assert f"\n{key} = " in text or f"\n# {key} = " in text, key
+    loaded = load_config(example, env_for(tmp_path))
+    defaults = load_config(None, env_for(tmp_path))
+    assert (loaded.grok, loaded.alerts, loaded.notify) == (
+        defaults.grok,
+        defaults.alerts,
+        defaults.notify,
+    )
