@@ -7,8 +7,6 @@ and the key, with a suggestion for a near-miss spelling.
 
 from __future__ import annotations
 
-import difflib
-import ipaddress
 import math
 import tomllib
 from collections.abc import Callable, Mapping
@@ -137,6 +135,8 @@ def check_secure_url(url: str) -> None:
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress  # only http:// URLs get here; spares every run the import
+
     if host.rstrip(".").lower() == "localhost":
         return True
     try:
@@ -207,6 +207,8 @@ def _build(document: dict[str, Any], path: Path | None, environ: Mapping[str, st
 
 
 def _suggest(word: str, known: Mapping[str, object]) -> str:
+    import difflib  # only a mistake gets here
+
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
     return f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})"
 
