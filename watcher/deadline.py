@@ -29,6 +29,7 @@ class Deadline:
         self._ends_at = clock() + seconds
         self._shield_depth = 0
         self._fired_while_shielded = False
+        self._armed = False
 
     def remaining(self) -> float:
         return max(0.0, self._ends_at - self._clock())
@@ -51,10 +52,12 @@ class Deadline:
             return
         self.check()
         previous = signal.signal(signal.SIGALRM, self._on_alarm)
+        self._armed = True
         signal.setitimer(signal.ITIMER_REAL, max(self.remaining(), 0.001))
         try:
             yield
         finally:
+            self._armed = False  # an alarm landing now must not fail a finished reading
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
 
@@ -71,6 +74,8 @@ class Deadline:
             raise DeadlineExceeded
 
     def _on_alarm(self, signum: int, frame: object) -> None:
+        if not self._armed:
+            return
         if self._shield_depth:
             self._fired_while_shielded = True
             return
