@@ -184,3 +184,37 @@ def test_the_example_config_names_every_key_and_means_the_defaults(tmp_path):
         defaults.alerts,
         defaults.notify,
     )
+
+
+def test_alert_and_notify_keys(tmp_path):
+    from datetime import timedelta
+
+    path = write(
+        tmp_path,
+        '[alerts]\nrearm_below = 0\nforecast = false\nstale_after = "1h30m"\n'
+        '[notify]\nurls = ["critical=json://localhost"]\nconfig = ["~/apprise.yml"]\n',
+    )
+    config = load_config(path, env_for(tmp_path))
+    assert config.alerts.rearm_below == 0
+    assert config.alerts.forecast is False
+    assert config.alerts.stale_after == timedelta(hours=1, minutes=30)
+    assert config.notify.urls == ("critical=json://localhost",)
+    assert config.notify.config == (tmp_path / "apprise.yml",)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[alerts]\nstale_after = "soon"\n', r'stale_after: expected a duration like "30s"'),
+        ("[alerts]\nstale_after = 60\n", r"stale_after: expected a duration"),
+        ('[alerts]\nforecast = "yes"\n', r"forecast: expected true or false, got 'yes'"),
+        ("[alerts]\nrearm_below = -1\n", r"rearm_below: must be 0 or more"),
+        ("[notify]\nconfig = [1]\n", r"\[notify\] config: expected a non-empty string"),
+    ],
+)
+def test_alert_and_notify_mistakes(tmp_path, text, message):
+    import re
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), env_for(tmp_path))
+    assert re.search(message, caught.value.message), caught.value.message

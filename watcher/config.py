@@ -11,11 +11,13 @@ import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from watcher.auth_file import default_auth_path
+from watcher.durations import format_duration_setting, parse_duration
 from watcher.errors import ConfigError
 
 DEFAULT_API_BASE = "https://cli-chat-proxy.grok.com/v1"
@@ -36,11 +38,15 @@ class GrokSettings:
 @dataclass(frozen=True)
 class AlertSettings:
     thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
+    rearm_below: float = 5.0
+    forecast: bool = True
+    stale_after: timedelta = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
 class NotifySettings:
-    urls: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()  # Apprise URLs, each maybe "tag,tag=" prefixed (TEXT config form)
+    config: tuple[Path, ...] = ()  # Apprise config files (YAML or TEXT)
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,35 @@ def _choice(*choices: str) -> Validator:
     return validate
 
 
+def _boolean(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"expected true or false, got {_shown(value)}")
+    return value
+
+
+def _non_negative(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(f"expected a number, got {_type_name(value)}")
+    if not math.isfinite(value) or value < 0:
+        raise _Invalid("must be 0 or more")
+    return float(value)
+
+
+def _duration(minimum: timedelta) -> Validator:
+    def validate(value: Any, where: str) -> timedelta:
+        if not isinstance(value, str):
+            raise _Invalid(f'expected a duration like "90m" or "1h30m", got {_shown(value)}')
+        try:
+            span = parse_duration(value)
+        except ValueError as exc:
+            raise _Invalid(str(exc)) from None
+        if span < minimum:
+            raise _Invalid(f"must be at least {format_duration_setting(minimum)}, got {value!r}")
+        return span
+
+    return validate
+
+
 def _string(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _Invalid(f"expected a non-empty string, got {_shown(value)}")
@@ -166,8 +201,13 @@ _SCHEMA: dict[str, dict[str, Validator]] = {
         "billing": _choice("auto", "credits", "legacy"),
         "timeout_seconds": _number(0.0, 300.0),
     },
-    "alerts": {"thresholds": _thresholds},
-    "notify": {"urls": _string_list},
+    "alerts": {
+        "thresholds": _thresholds,
+        "rearm_below": _non_negative,
+        "forecast": _boolean,
+        "stale_after": _duration(timedelta(0)),
+    },
+    "notify": {"urls": _string_list, "config": _string_list},
 }
 
 
@@ -198,6 +238,9 @@ def _build(document: dict[str, Any], path: Path | None, environ: Mapping[str, st
             grok["api_base"] = _secure_url(environ[API_BASE_ENV], API_BASE_ENV)
         except _Invalid as exc:
             raise ConfigError(f"{API_BASE_ENV}: {exc}") from None
+    notify = values["notify"]
+    if "config" in notify:
+        notify["config"] = tuple(_expand_home(item, environ) for item in notify["config"])
     return Config(
         grok=GrokSettings(**grok),
         alerts=AlertSettings(**values["alerts"]),
