@@ -1,0 +1,188 @@
+"""The words of every alert: a title that says what happened, a body with the numbers, the
+reset time and what to do. Pure: values and a time zone in, text out. Never a token or URL."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from watcher.model import Alert, Severity
+from watcher.pace import Forecast
+from watcher.status import (
+    describe_reset,
+    format_amount,
+    format_duration,
+    format_local_time,
+    whole_percent,
+)
+from watcher.usage import Usage
+
+# The order alerts of equal severity are listed in, most important first.
+KIND_ORDER = ("login", "outage", "threshold", "pace", "token_expiry", "reset", "recovered", "test")
+
+
+def threshold_severity(threshold: float) -> Severity:
+    if threshold >= 100:
+        return Severity.CRITICAL
+    if threshold >= 80:
+        return Severity.WARNING
+    return Severity.INFO
+
+
+def _credits(usage: Usage) -> str:
+    kind = usage.period.kind
+    return f"{kind} credits" if kind else "credits"
+
+
+def _used_now(usage: Usage) -> str:
+    text = f"{whole_percent(usage.percent_used)}%"
+    if usage.used is not None and usage.limit is not None:
+        text += f" ({format_amount(usage.used)} of {format_amount(usage.limit)})"
+    return text
+
+
+def threshold_alert(threshold: float, usage: Usage, now: datetime, zone: tzinfo | None) -> Alert:
+    shown = f"{threshold:g}%"
+    reset = describe_reset(usage.period.end, now, zone)
+    if threshold >= 100:
+        title = f"Grok Build: {_credits(usage)} used up ({shown})"
+        if usage.pay_as_you_go_cap:
+            spent = (
+                f", {format_amount(usage.pay_as_you_go_used)} used so far"
+                if usage.pay_as_you_go_used is not None
+                else ""
+            )
+            consequence = (
+                "Further use is billed as pay-as-you-go, up to your cap of "
+                f"{format_amount(usage.pay_as_you_go_cap)}{spent}."
+            )
+        else:
+            until = (
+                f"until the credits reset, {format_local_time(usage.period.end, now, zone)}"
+                if usage.period.end
+                else "until the credits reset (reset time unknown)"
+            )
+            consequence = f"Grok Build stops {until}. Pay-as-you-go is disabled."
+        body = (
+            f"You have used {_used_now(usage)} of your Grok Build {_credits(usage)}. "
+            f"{consequence} Credits {reset}."
+        )
+    else:
+        title = f"Grok Build: {shown} of {_credits(usage)} used"
+        advice = (
+            "Consider saving heavy tasks for after the reset."
+            if threshold >= 80
+            else "Check `grok-usage-watcher --status` any time."
+        )
+        body = (
+            f"You have used {_used_now(usage)} of your Grok Build {_credits(usage)}; "
+            f"they {reset}. {advice}"
+        )
+    return Alert(
+        kind="threshold",
+        key=f"threshold:{threshold:g}",
+        severity=threshold_severity(threshold),
+        title=title,
+        body=body,
+        scope="period",
+        created=now,
+    )
+
+
+def reset_alert(usage: Usage, now: datetime, zone: tzinfo | None) -> Alert:
+    return Alert(
+        kind="reset",
+        key=f"reset:{usage.period.end.isoformat() if usage.period.end else now.isoformat()}",
+        severity=Severity.INFO,
+        title=f"Grok Build: {_credits(usage)} reset",
+        body=(
+            f"Your Grok Build {_credits(usage)} were reset: {_used_now(usage)} used now. "
+            f"Next: {describe_reset(usage.period.end, now, zone)}."
+        ),
+        scope="period",
+        created=now,
+    )
+
+
+def pace_alert(usage: Usage, outlook: Forecast, now: datetime, zone: tzinfo | None) -> Alert:
+    assert usage.period.end is not None
+    return Alert(
+        kind="pace",
+        key="pace",
+        severity=Severity.WARNING,
+        title=f"Grok Build: {_credits(usage)} will run out before the reset",
+        body=(
+            f"At the current pace ({outlook.rate_per_hour:.1f} points per hour) your "
+            f"{_credits(usage)} run out {format_local_time(outlook.exhausted_at, now, zone)} "
+            f"(in {format_duration(outlook.exhausted_at - now)}), before they reset "
+            f"{format_local_time(usage.period.end, now, zone)} "
+            f"(in {format_duration(usage.period.end - now)}). {_used_now(usage)} used now."
+        ),
+        scope="period",
+        created=now,
+    )
+
+
+def login_alert(message: str, now: datetime) -> Alert:
+    return Alert(
+        kind="login",
+        key="login",
+        severity=Severity.CRITICAL,
+        title="Grok Build: run grok login",
+        body=f"{message} Until then usage cannot be watched.",
+        scope="login",
+        created=now,
+    )
+
+
+def token_expiry_alert(expires_at: datetime, now: datetime, zone: tzinfo | None) -> Alert:
+    return Alert(
+        kind="token_expiry",
+        key=f"token_expiry:{expires_at.isoformat()}",
+        severity=Severity.WARNING,
+        title="Grok Build: login expires soon",
+        body=(
+            f"Your Grok CLI login expires {format_local_time(expires_at, now, zone)} "
+            f"(in {format_duration(expires_at - now)}) and has no refresh token to renew it. "
+            "Run `grok login` before then."
+        ),
+        scope="",
+        created=now,
+    )
+
+
+def outage_alert(message: str, since: datetime, now: datetime, zone: tzinfo | None) -> Alert:
+    return Alert(
+        kind="outage",
+        key=f"outage:{since.isoformat()}",
+        severity=Severity.WARNING,
+        title="Grok Build: usage cannot be read",
+        body=(
+            f"{message} Usage has not been readable since "
+            f"{format_local_time(since, now, zone)} ({format_duration(now - since)} ago), "
+            "so thresholds are not being watched."
+        ),
+        scope="outage",
+        created=now,
+    )
+
+
+def recovered_alert(usage: Usage, since: datetime, now: datetime, zone: tzinfo | None) -> Alert:
+    return Alert(
+        kind="recovered",
+        key=f"recovered:{since.isoformat()}",
+        severity=Severity.INFO,
+        title="Grok Build: usage readable again",
+        body=(
+            f"Usage is readable again after failing since "
+            f"{format_local_time(since, now, zone)}: {_used_now(usage)} of your "
+            f"{_credits(usage)} used, {describe_reset(usage.period.end, now, zone)}."
+        ),
+        scope="",
+        created=now,
+    )
+
+
+def importance(alert: Alert) -> tuple[int, int]:
+    """Sort key: most important first."""
+    kind_rank = KIND_ORDER.index(alert.kind) if alert.kind in KIND_ORDER else len(KIND_ORDER)
+    return (-int(alert.severity), kind_rank)

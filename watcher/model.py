@@ -1,0 +1,156 @@
+"""The values that cross the seams of a check: what was observed, what is remembered, what is due.
+
+Frozen dataclasses with no behaviour beyond small derived properties, so that `evaluate` and
+the delivery planning can be tested with plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from enum import IntEnum
+
+from watcher.usage import Usage
+
+STATE_VERSION = 1
+
+
+class Severity(IntEnum):
+    INFO = 1
+    WARNING = 2
+    CRITICAL = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+# --- what a check observed -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """The login the reading used: when its access token expires, whether it can be renewed."""
+
+    expires_at: datetime | None
+    renewable: bool
+
+
+@dataclass(frozen=True)
+class Reading:
+    usage: Usage
+    token: TokenInfo
+    plan_fetched: bool = False  # /settings was asked this time (usage.plan may still be None)
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str  # WatcherError.kind
+    message: str  # the exact one-line message
+    login_problem: bool  # the user must run `grok login`; not an outage
+
+
+Observation = Reading | Failure
+
+
+# --- the rules ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rules:
+    thresholds: tuple[float, ...] = (50.0, 80.0, 90.0, 100.0)
+    rearm_below: float = 5.0
+    forecast: bool = True
+    stale_after: timedelta = timedelta(hours=1)
+    local_zone: tzinfo | None = None  # None: the system's local zone (TZ honoured)
+
+
+# --- alerts --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str  # threshold, pace, login, token_expiry, outage, recovered, reset, test
+    key: str  # identity within its kind, e.g. "threshold:80"
+    severity: Severity
+    title: str
+    body: str
+    # What must still hold for an undelivered alert to be worth sending: "period" (dropped
+    # when a new period starts), "login" / "outage" (dropped when that incident ends), or "".
+    scope: str
+    created: datetime
+
+
+@dataclass(frozen=True)
+class PendingAlert:
+    """An alert not yet delivered to every target it is routed to."""
+
+    alert: Alert
+    delivered_to: tuple[str, ...] = ()  # target ids
+    only_to: tuple[str, ...] | None = None  # None: every target the severity routes to
+
+
+# --- what is remembered between checks -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: datetime
+    percent: float
+
+
+@dataclass(frozen=True)
+class Fired:
+    threshold: float
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PeriodState:
+    """The usage period that fired thresholds and pace belong to, with its pace samples."""
+
+    start: datetime | None
+    end: datetime | None
+    kind: str | None
+    fired: tuple[Fired, ...] = ()
+    pace_fired_at: datetime | None = None
+    samples: tuple[Sample, ...] = ()
+
+    @property
+    def fired_thresholds(self) -> frozenset[float]:
+        return frozenset(f.threshold for f in self.fired)
+
+
+@dataclass(frozen=True)
+class LoginIncident:
+    kind: str
+    message: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Outage:
+    kind: str
+    message: str
+    since: datetime
+    alerted_at: datetime | None = None
+    notified: tuple[str, ...] = ()  # targets that received the outage alert
+
+
+@dataclass(frozen=True)
+class State:
+    period: PeriodState | None = None
+    last_reading_at: datetime | None = None
+    last_percent: float | None = None
+    login: LoginIncident | None = None
+    token_warned_for: datetime | None = None  # the token expiry already warned about
+    outage: Outage | None = None
+    plan: str | None = None
+    plan_checked_at: datetime | None = None
+    pending: tuple[PendingAlert, ...] = ()
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    alerts: tuple[Alert, ...]  # new this check
+    state: State  # with the new alerts queued in `pending`
