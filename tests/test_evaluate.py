@@ -44,7 +44,7 @@ def kinds(alerts):
     return [a.key for a in alerts]
 
 
-# --- thresholds ----------------------------------------------------------------------------------
+# --- thresholds ------------------------------------------------------------------------------
 
 
 def test_nothing_below_the_lowest_threshold():
@@ -144,7 +144,7 @@ def test_thresholds_over_100_are_limits_too():
     assert checks[0][0].severity == Severity.CRITICAL
 
 
-# --- pace ------------------------------------------------------------------------------------------
+# --- pace ------------------------------------------------------------------------------------
 
 
 def test_pace_warns_once_when_the_credits_run_out_before_the_reset():
@@ -200,7 +200,7 @@ def test_pace_samples_are_bounded():
     assert len(state.period.samples) <= 48
 
 
-# --- login -------------------------------------------------------------------------------------------
+# --- login -----------------------------------------------------------------------------------
 
 
 def test_a_login_problem_alerts_once_per_incident_with_the_exact_message():
@@ -212,7 +212,7 @@ def test_a_login_problem_alerts_once_per_incident_with_the_exact_message():
 
 
 def test_a_good_reading_ends_the_incident_and_a_new_one_alerts_again():
-    checks, state = run([EXPIRED, reading(10), EXPIRED])
+    checks, _ = run([EXPIRED, reading(10), EXPIRED])
     assert [kinds(c) for c in checks] == [["login"], [], ["login"]]
 
 
@@ -245,7 +245,7 @@ def test_a_renewable_or_distant_token_does_not_warn():
     assert checks == [(), ()]
 
 
-# --- cannot watch ------------------------------------------------------------------------------------
+# --- cannot watch ----------------------------------------------------------------------------
 
 
 def test_a_single_failed_check_never_alerts():
@@ -295,7 +295,7 @@ def test_login_problems_are_not_outages():
     assert [kinds(c) for c in checks] == [["login"], [], [], [], []]
 
 
-# --- plan cache ----------------------------------------------------------------------------------
+# --- plan cache ------------------------------------------------------------------------------
 
 
 def test_the_plan_is_remembered_when_fetched():
@@ -306,7 +306,7 @@ def test_the_plan_is_remembered_when_fetched():
     assert state.plan_checked_at == T0 + 2 * H
 
 
-# --- properties ------------------------------------------------------------------------------------
+# --- properties ------------------------------------------------------------------------------
 
 percents = st.floats(min_value=0, max_value=130, allow_nan=False)
 observations = st.one_of(
