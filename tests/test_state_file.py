@@ -1,0 +1,149 @@
+"""The state file on a real filesystem: round trip, safety, corruption, bounds, the lock."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import stat
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.core_values import EXPIRED, NETWORK, PACE_RULES, RULES, T0, next_period, reading
+from watcher.evaluate import evaluate
+from watcher.model import State, TokenInfo
+from watcher.state_file import (
+    CheckBusy,
+    default_state_path,
+    load_state,
+    save_state,
+    state_lock,
+)
+
+NOW = T0 + timedelta(days=1)
+
+
+def busy_state() -> State:
+    state = State()
+    sequence = [reading(30), reading(55), NETWORK, NETWORK, NETWORK, EXPIRED, reading(85)]
+    for i, observation in enumerate(sequence):
+        state = evaluate(observation, state, PACE_RULES, NOW + i * timedelta(minutes=40)).state
+    token = TokenInfo(NOW + timedelta(hours=10), renewable=False)
+    return evaluate(reading(91, token=token), state, PACE_RULES, NOW + timedelta(hours=6)).state
+
+
+def test_default_path_follows_xdg():
+    assert (
+        str(default_state_path({"HOME": "/h"})) == "/h/.local/state/grok-usage-watcher/state.toml"
+    )
+    assert str(default_state_path({"HOME": "/h", "XDG_STATE_HOME": "/s"})) == (
+        "/s/grok-usage-watcher/state.toml"
+    )
+
+
+def test_no_file_is_a_fresh_state(tmp_path):
+    assert load_state(tmp_path / "state.toml", NOW) == (State(), None)
+
+
+def test_round_trip_is_exact_and_the_file_is_private_and_readable(tmp_path):
+    path = tmp_path / "deep" / "state.toml"
+    state = busy_state()
+    assert state.pending and state.period.fired and state.period.samples
+    save_state(path, state)
+    assert load_state(path, NOW) == (state, None)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    text = path.read_text()
+    assert text.startswith("version = 1\n")
+    assert "threshold = 90.0" in text  # a person can see what fired when
+    assert sorted(p.name for p in path.parent.iterdir()) == ["state.toml"]
+
+
+def test_an_empty_only_to_survives_the_round_trip(tmp_path):
+    from dataclasses import replace
+
+    state = busy_state()
+    state = replace(state, pending=(replace(state.pending[0], only_to=()),))
+    save_state(tmp_path / "s.toml", state)
+    assert load_state(tmp_path / "s.toml", NOW)[0].pending[0].only_to == ()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not toml [",
+        "version = 99\n",
+        'version = "1"\n',
+        "version = 1\n[period]\nfired = [{threshold = 50}]\n",
+        "version = 1\nlast_reading_at = 2026-01-01T00:00:00\n",  # no offset
+        "version = 1\n[[pending]]\nkind = 'threshold'\n",
+        "version = 1\nlast_percent = true\n",
+    ],
+)
+def test_a_corrupt_or_unknown_file_is_moved_aside_with_one_warning(tmp_path, content):
+    path = tmp_path / "state.toml"
+    path.write_text(content)
+    state, warning = load_state(path, NOW)
+    assert state == State()
+    assert warning is not None and "\n" not in warning
+    assert "moved aside to state.toml.corrupt-20261121T050000" in warning
+    assert (tmp_path / "state.toml.corrupt-20261121T050000").read_text() == content
+    assert not path.exists()
+
+
+def test_a_year_of_checks_every_five_minutes_stays_small(tmp_path):
+    path = tmp_path / "state.toml"
+    state = State()
+    step = timedelta(minutes=5)
+    checks = 365 * 24 * 12
+    week = timedelta(days=7)
+    for i in range(checks):
+        now = T0 + i * step
+        weeks = int((now - T0) / week)
+        percent = ((now - T0) % week) / week * 120
+        observation = next_period(percent, weeks) if weeks else reading(percent)
+        if i % 997 == 0:
+            observation = NETWORK
+        state = evaluate(observation, state, PACE_RULES, now).state
+    save_state(path, state)
+    assert path.stat().st_size < 64 * 1024
+    assert load_state(path, T0)[0] == state
+
+
+@settings(max_examples=50)
+@given(st.lists(st.floats(0, 130, allow_nan=False), max_size=30))
+def test_any_state_the_core_makes_round_trips(tmp_path_factory, percents):
+    path = tmp_path_factory.mktemp("s") / "state.toml"
+    state = State()
+    for i, percent in enumerate(percents):
+        state = evaluate(reading(percent), state, RULES, NOW + i * timedelta(hours=5)).state
+    save_state(path, state)
+    assert load_state(path, NOW)[0] == state
+
+
+def test_a_second_check_waits_for_the_lock_then_gives_up(tmp_path):
+    path = tmp_path / "state.toml"
+    holder = os.open(tmp_path / "state.toml.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    slept = []
+    try:
+        with (
+            pytest.raises(CheckBusy, match="Another check is still running"),
+            state_lock(path, wait_seconds=1, sleep=slept.append),
+        ):
+            pass
+    finally:
+        os.close(holder)
+    assert 9 <= len(slept) <= 11  # waited its full second, without real sleeping
+    with state_lock(path, wait_seconds=1):
+        pass  # free again
+
+
+def test_an_unreadable_state_file_is_a_clear_error(tmp_path):
+    from watcher.state_file import StateError
+
+    path = tmp_path / "state.toml"
+    path.mkdir()  # a directory where the file should be
+    with pytest.raises(StateError, match="cannot read the state file"):
+        load_state(path, NOW)
