@@ -172,3 +172,14 @@ def run(capsys: pytest.CaptureFixture[str], home: Home):  # type: ignore[no-unty
         return Run(code, captured.out, captured.err)
 
     return invoke
+
+
+@pytest.fixture
+def sink() -> Iterator[Any]:
+    from tests.sinks import WebhookSink
+
+    server = WebhookSink()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -37,8 +37,31 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read usage once and print plan, credits used and pay-as-you-go; sends nothing",
     )
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="one check: read usage, send the alerts that are due, remember them; exit 0/1/2",
+    )
+    mode.add_argument(
+        "--test-notify",
+        action="store_true",
+        help="send one test message to every configured target and report each result",
+    )
     parser.add_argument(
-        "--json", action="store_true", help="with --status: print one JSON object instead"
+        "--json",
+        action="store_true",
+        help="with --status or --check: print one JSON object instead",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --check: decide and print what would be sent; send and write nothing",
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        metavar="PATH",
+        help="state file (default: $XDG_STATE_HOME/grok-usage-watcher/state.toml)",
     )
     parser.add_argument(
         "--config",
@@ -61,15 +84,20 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
     _configure_logging(args.verbose)
-    if args.json and not args.status:
+    misuse = _misuse(args)
+    if misuse:
         parser.print_usage(sys.stderr)
-        print("grok-usage-watcher: --json goes with --status", file=sys.stderr)
+        print(f"grok-usage-watcher: {misuse}", file=sys.stderr)
         return EXIT_USAGE
-    if not args.status:
+    if not (args.status or args.check or args.test_notify):
         # The background service arrives later; until then a bare run explains itself.
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
+        if args.check:
+            return _run_check(args, env)
+        if args.test_notify:
+            return _run_test_notify(args, env)
         return _run_status(args, env)
     except KeyboardInterrupt:
         return 130
@@ -103,12 +131,102 @@ def _run_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return EXIT_OK
 
 
+def _misuse(args: argparse.Namespace) -> str | None:
+    if args.json and not (args.status or args.check):
+        return "--json goes with --status or --check"
+    if args.dry_run and not args.check:
+        return "--dry-run goes with --check"
+    return None
+
+
+def _run_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from watcher.check import run_check
+    from watcher.config import load_config
+    from watcher.report import check_document, summary_line
+    from watcher.state_file import default_state_path
+
+    try:
+        config = load_config(args.config, env)
+    except ConfigError as error:
+        print(error.message, file=sys.stderr)
+        return EXIT_USAGE
+    state_path = args.state or default_state_path(env)
+    try:
+        # In JSON mode the printed fallback goes to stderr: stdout holds one JSON object.
+        report = run_check(
+            config,
+            state_path,
+            env,
+            dry_run=args.dry_run,
+            print_to=sys.stderr if args.json else None,
+        )
+    except ConfigError as error:
+        print(error.message, file=sys.stderr)
+        return EXIT_USAGE
+    except WatcherError as error:
+        print(error.message, file=sys.stderr)
+        return EXIT_FAILED
+    now = datetime.now(UTC)
+    if args.json:
+        print(json.dumps(check_document(report, now)))
+    else:
+        if args.dry_run:
+            names = {t.target_id: t for t in report.targets}
+            for target_id, message in report.plan.items():
+                print(
+                    f"would send to {names[target_id].masked}: [{message.severity.label}] "
+                    f"{message.title}\n{message.body}"
+                )
+        print(summary_line(report, now))
+    if not report.read_ok:
+        print(report.observation.message, file=sys.stderr)  # type: ignore[union-attr]
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _run_test_notify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from watcher.config import load_config
+    from watcher.delivery import Message
+    from watcher.model import Severity
+    from watcher.report import test_notify_line
+    from watcher.targets import configured, load_targets, send
+
+    try:
+        config = load_config(args.config, env)
+    except ConfigError as error:
+        print(error.message, file=sys.stderr)
+        return EXIT_USAGE
+    if not configured(config.notify):
+        print(
+            "No notification target is configured ([notify] urls or config). Alerts are "
+            "printed to standard output and, when a desktop session bus and dbus-python are "
+            "available, shown as desktop notifications. Testing those:"
+        )
+    message = Message(
+        title="Grok Build: test notification",
+        body="A test from grok-usage-watcher: alerts about your Grok Build usage arrive here.",
+        severity=Severity.INFO,
+        alert_keys=("test",),
+    )
+    all_ok = True
+    for target in load_targets(config.notify, env):
+        outcome = send(target, message)
+        all_ok &= outcome.ok
+        print(test_notify_line(target, outcome))
+    return EXIT_OK if all_ok else EXIT_FAILED
+
+
 def _configure_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("grok-usage-watcher: %(message)s"))
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if verbose else logging.WARNING)
     log.propagate = False
+    # Apprise's own log lines may quote service URLs: its failure reasons reach the user
+    # through our per-target lines, redacted, never through its logger.
+    apprise_log = logging.getLogger("apprise")
+    apprise_log.setLevel(logging.WARNING)
+    apprise_log.handlers[:] = [logging.NullHandler()]
+    apprise_log.propagate = False
 
 
 if __name__ == "__main__":

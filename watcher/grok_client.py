@@ -47,6 +47,11 @@ class GrokClient:
         usage = parse_billing_body(response.body, path)
         return replace(usage, plan=self.read_plan()) if with_plan else usage
 
+    @property
+    def credentials(self) -> Credentials | None:
+        """The login the last request used (after any renewal)."""
+        return self._credentials
+
     def read_plan(self) -> str | None:
         """The plan label, or None: a failure here never fails a reading."""
         try:

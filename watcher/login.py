@@ -48,6 +48,7 @@ class Credentials:
     entry_name: str
     access_token: str
     expires_at: datetime | None
+    renewable: bool  # a refresh token is there to renew it
 
     def __repr__(self) -> str:
         return f"Credentials(entry_name={self.entry_name!r}, expires_at={self.expires_at!r})"
@@ -90,7 +91,7 @@ class Login:
         for entry in entries:
             now = self._now()
             if not entry.expires_within(now, REFRESH_MARGIN):
-                return _credentials(entry)
+                return self._credentials(entry)
             still_valid = not entry.expires_within(now, timedelta(0))
             try:
                 refreshed = self._refresh(entry.name, entry.access_token, forced=False)
@@ -98,12 +99,12 @@ class Login:
                 refreshed = None
             except TransientFailure:
                 if still_valid:  # a few minutes left: read with it, refresh next time
-                    return _credentials(entry)
+                    return self._credentials(entry)
                 raise
             if refreshed is not None:
                 return refreshed
             if still_valid:
-                return _credentials(entry)
+                return self._credentials(entry)
             log.debug("login %s expired and cannot be refreshed; skipped", entry.name)
         raise AuthExpired()
 
@@ -117,6 +118,12 @@ class Login:
             raise AuthExpired()
         return renewed
 
+    def _credentials(self, entry: AuthEntry) -> Credentials:
+        renewable = (
+            entry.refresh_token is not None and entry.refresh_token not in self._spent.tokens
+        )
+        return Credentials(entry.name, entry.access_token, entry.expires_at, renewable)
+
     def _refresh(self, entry_name: str, seen_token: str, forced: bool) -> Credentials | None:
         with auth_lock(self._auth_path, self._deadline):
             entry = parse_entry(entry_name, read_auth_document(self._auth_path).get(entry_name))
@@ -126,7 +133,7 @@ class Login:
                 self._now(), REFRESH_MARGIN
             ):
                 log.debug("login %s was refreshed by another process; using it", entry_name)
-                return _credentials(entry)
+                return self._credentials(entry)
             if not entry.refresh_token or entry.refresh_token in self._spent.tokens:
                 return None
             tokens = self._post_refresh(entry)
@@ -137,7 +144,7 @@ class Login:
             log.debug(
                 "login %s refreshed%s", entry_name, "" if saved else " (not saved to auth.json)"
             )
-            return Credentials(entry_name, tokens.access_token, tokens.expires_at)
+            return Credentials(entry_name, tokens.access_token, tokens.expires_at, renewable=True)
 
     def _post_refresh(self, entry: AuthEntry) -> RefreshedTokens:
         assert entry.refresh_token is not None
@@ -164,10 +171,6 @@ class Login:
             # Not rotated: the server still honours the old one, so it is not spent.
             self._spent.tokens.discard(entry.refresh_token)
         return tokens
-
-
-def _credentials(entry: AuthEntry) -> Credentials:
-    return Credentials(entry.name, entry.access_token, entry.expires_at)
 
 
 def _parse_token_response(body: bytes, now: datetime) -> RefreshedTokens:

@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 
 from watcher.config import GrokSettings
 from watcher.deadline import Deadline, DeadlineExceeded
-from watcher.errors import NetworkFailure
+from watcher.errors import ConfigError, LoginProblem, NetworkFailure, WatcherError
 from watcher.grok_client import GrokClient
 from watcher.login import Login, SpentRefreshTokens
+from watcher.model import Failure, Observation, Reading, TokenInfo
 from watcher.transport import Transport
 from watcher.usage import Usage
 
@@ -33,6 +34,33 @@ def read_usage(
     spent: SpentRefreshTokens | None = None,
 ) -> Usage:
     """Read usage once; raises a WatcherError carrying the user's message on failure."""
+    return read(settings, with_plan=with_plan, now=now, spent=spent).usage
+
+
+def observe(
+    settings: GrokSettings,
+    *,
+    with_plan: bool,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    spent: SpentRefreshTokens | None = None,
+) -> Observation:
+    """A reading, or the failure to read as a value the core can decide on."""
+    try:
+        return read(settings, with_plan=with_plan, now=now, spent=spent)
+    except WatcherError as error:
+        if isinstance(error, ConfigError):
+            raise
+        return Failure(error.kind, error.message, isinstance(error, LoginProblem))
+
+
+def read(
+    settings: GrokSettings,
+    *,
+    with_plan: bool = True,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    spent: SpentRefreshTokens | None = None,
+) -> Reading:
+    """Read usage and what the login looks like; raises a WatcherError on failure."""
     deadline = Deadline(reading_deadline_seconds(settings.timeout_seconds))
     transport = Transport(settings.timeout_seconds, deadline)
     login = Login(
@@ -46,7 +74,13 @@ def read_usage(
     client = GrokClient(settings.api_base, settings.billing, transport, login)
     try:
         with deadline.enforced():
-            return client.read_usage(with_plan=with_plan)
+            usage = client.read_usage(with_plan=with_plan)
+        credentials = client.credentials
+        token = TokenInfo(
+            expires_at=credentials.expires_at if credentials else None,
+            renewable=credentials.renewable if credentials else False,
+        )
+        return Reading(usage, token, plan_fetched=with_plan)
     except DeadlineExceeded:
         raise NetworkFailure() from None
     finally:

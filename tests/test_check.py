@@ -1,0 +1,302 @@
+"""--check through real parts: the fake Grok server, a real webhook sink via Apprise json://,
+the real state file. Walks usage as a user's week would go."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import ENTRY, cli_entry, point_at
+from tests.fake_grok import Reply
+
+
+def pool(percent: float, end: datetime | None = None, start: datetime | None = None) -> dict:
+    end = end or datetime.now(UTC) + timedelta(days=3)
+    start = start or end - timedelta(days=7)
+    return {
+        "config": {
+            "creditUsagePercent": percent,
+            "currentPeriod": {
+                "type": "USAGE_PERIOD_TYPE_WEEKLY",
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+            },
+        }
+    }
+
+
+@pytest.fixture
+def watching(ready, grok, sink):
+    """A user whose config sends to the webhook sink; forecasts off unless a test wants them."""
+
+    def configure(urls: list[str] | None = None, extra: str = "") -> None:
+        urls = [sink.url()] if urls is None else urls
+        ready.write_config(
+            point_at(grok)
+            + "[alerts]\nforecast = false\n"
+            + extra
+            + "[notify]\nurls = "
+            + json.dumps(urls)
+            + "\n"
+        )
+
+    configure()
+    ready.configure = configure
+    ready.end = datetime.now(UTC) + timedelta(days=3)
+    ready.serve = lambda percent, end=None: grok.routes.__setitem__(
+        "/billing?format=credits", Reply(json=pool(percent, end or ready.end))
+    )
+    return ready
+
+
+def state_file(home):
+    return home.root / ".local" / "state" / "grok-usage-watcher" / "state.toml"
+
+
+def test_a_week_of_usage_alerts_once_per_threshold_then_says_the_credits_were_reset(
+    watching, sink, run
+):
+    titles = []
+    for percent in (10, 52, 81, 81.5, 97, 97):
+        watching.serve(percent)
+        result = run("--check")
+        assert result.code == 0, result.err
+        assert result.out.count("\n") == 1  # one line on what it read and what it sent
+        titles.append(sink.titles())
+        sink.received.clear()
+    assert titles == [
+        [],
+        ["Grok Build: 50% of weekly credits used"],
+        ["Grok Build: 80% of weekly credits used"],
+        [],
+        ["Grok Build: 90% of weekly credits used"],
+        [],
+    ]
+    watching.serve(2, end=watching.end + timedelta(days=7))
+    result = run("--check")
+    assert sink.titles() == ["Grok Build: weekly credits reset"]
+    assert result.out.startswith("2% used (weekly pool, resets")
+    assert "sent “Grok Build: weekly credits reset” to 1 of 1 target(s)" in result.out
+
+
+def test_the_summary_line_says_what_was_read_and_sent(watching, sink, run):
+    watching.serve(83)
+    result = run("--check")
+    assert result.out.startswith("83% used (weekly pool, resets ")
+    assert result.out.rstrip().endswith(
+        "; sent “Grok Build: 80% of weekly credits used” to 1 of 1 target(s)"
+    )
+    result = run("--check")
+    assert result.out.rstrip().endswith("; nothing to send")
+
+
+def test_a_failed_delivery_exits_1_and_is_sent_again_next_check_only_once(watching, sink, run):
+    watching.serve(85)
+    sink.status = 500
+    result = run("--check")
+    assert result.code == 1
+    assert "failed, will retry next check: json://127.0.0.1:" in result.out
+    assert "Internal server error" in result.out
+    sink.status = 200
+    assert run("--check").code == 0
+    assert sink.titles() == ["Grok Build: 80% of weekly credits used"]
+    assert run("--check").code == 0
+    assert len(sink.received) == 1
+
+
+def test_one_target_failing_does_not_resend_to_the_other(watching, sink, run):
+    watching.configure([sink.url("/good"), "json://127.0.0.1:9/unreachable"])
+    watching.serve(85)
+    assert run("--check").code == 1
+    assert run("--check").code == 1
+    assert sink.titles("/good") == ["Grok Build: 80% of weekly credits used"]
+
+
+def test_severity_routing_by_tags(watching, sink, run):
+    watching.configure(
+        [
+            sink.url("/all"),
+            "info=" + sink.url("/info"),
+            "warning,team=" + sink.url("/warn"),
+            "critical=" + sink.url("/crit"),
+        ]
+    )
+    for percent in (55, 85, 100):
+        watching.serve(percent)
+        run("--check")
+    assert sink.titles("/all") == sink.titles("/info")
+    assert len(sink.titles("/all")) == 3
+    assert sink.titles("/warn") == [
+        "Grok Build: 80% of weekly credits used",
+        "Grok Build: weekly credits used up (100%)",
+    ]
+    assert sink.titles("/crit") == ["Grok Build: weekly credits used up (100%)"]
+    (limit,) = [w for w in sink.received if w.path == "/crit"]
+    assert limit.payload["type"] == "failure"  # critical maps to Apprise's failure type
+    assert "Grok Build stops until the credits reset" in limit.body
+
+
+def test_no_target_prints_the_alert(watching, run):
+    watching.configure([])
+    watching.serve(85)
+    result = run("--check")
+    assert result.code == 0
+    assert "[warning] Grok Build: 80% of weekly credits used\nYou have used 85%" in result.out
+    assert result.out.rstrip().endswith("to 1 of 1 target(s)")
+
+
+def test_a_broken_login_alerts_once_and_a_good_reading_ends_it(watching, sink, run):
+    watching.serve(10)
+    good = watching.read_auth()
+    watching.write_auth({ENTRY: cli_entry("revoked", refresh=None)})
+    for _ in range(3):
+        result = run("--check")
+        assert result.code == 1
+        assert "usage not read: Grok auth expired. Run `grok login` again." in result.out
+    assert sink.titles() == ["Grok Build: run grok login"]
+    assert sink.received[0].body.startswith("Grok auth expired. Run `grok login` again.")
+    watching.write_auth(good)
+    assert run("--check").code == 0
+    watching.write_auth({ENTRY: cli_entry("revoked", refresh=None)})
+    run("--check")
+    assert sink.titles() == ["Grok Build: run grok login"] * 2
+
+
+def test_an_unparsable_url_is_a_failed_target_and_never_shown_whole(watching, sink, run):
+    watching.configure([sink.url(), "nosuchscheme://user:hunter2@host/path"])
+    watching.serve(85)
+    result = run("--check")
+    assert result.code == 1
+    assert "nosuchscheme://**** (Apprise cannot parse this URL)" in result.out
+    assert "hunter2" not in result.out + result.err
+    assert sink.titles() == ["Grok Build: 80% of weekly credits used"]
+
+
+def test_secrets_never_reach_the_state_file_or_the_output(watching, sink, run):
+    watching.configure([sink.url(user="me:s3cretpassword")])
+    watching.serve(85)
+    sink.status = 500
+    result = run("--check")
+    assert "s3cretpassword" not in result.out + result.err
+    text = state_file(watching).read_text()
+    assert "s3cretpassword" not in text and "json://" not in text and "access-1" not in text
+    assert oct(state_file(watching).stat().st_mode & 0o777) == "0o600"
+
+
+def test_dry_run_sends_and_writes_nothing(watching, sink, run):
+    watching.serve(85)
+    result = run("--check", "--dry-run")
+    assert result.code == 0
+    assert "would send to json://127.0.0.1:" in result.out
+    assert "would send “Grok Build: 80% of weekly credits used” to 1 target(s)" in result.out
+    assert sink.received == []
+    assert not state_file(watching).exists()
+
+
+def test_check_json(watching, sink, run):
+    watching.serve(85)
+    document = json.loads(run("--check", "--json").out)
+    assert document["schema"] == 1
+    assert document["reading"]["percent_used"] == 85
+    assert [a["key"] for a in document["alerts"]] == ["threshold:80"]
+    assert document["alerts"][0]["severity"] == "warning"
+    (delivery,) = document["deliveries"]
+    assert delivery["ok"] is True and delivery["target"].startswith("json://127.0.0.1")
+    assert document["pending"] == 0
+
+
+def test_check_json_on_a_failed_reading(watching, grok, run):
+    grok.routes["/billing?format=credits"] = Reply(503)
+    result = run("--check", "--json")
+    assert result.code == 1
+    document = json.loads(result.out)
+    assert document["reading"]["error"]["message"] == (
+        "Grok billing request failed (HTTP 503). Try again later."
+    )
+
+
+def test_a_corrupt_state_is_moved_aside_with_one_warning(watching, sink, run):
+    path = state_file(watching)
+    path.parent.mkdir(parents=True)
+    path.write_text("version = 1\n[period\n")
+    watching.serve(85)
+    result = run("--check")
+    assert result.code == 0
+    assert "not valid TOML; moved aside to state.toml.corrupt-" in result.err
+    assert len(list(path.parent.glob("state.toml.corrupt-*"))) == 1
+    assert sink.titles() == ["Grok Build: 80% of weekly credits used"]
+
+
+def test_the_state_path_flag(watching, sink, run):
+    watching.serve(85)
+    elsewhere = watching.root / "custom" / "s.toml"
+    run("--check", "--state", str(elsewhere))
+    assert elsewhere.exists()
+    assert not state_file(watching).exists()
+
+
+def test_the_plan_is_asked_at_most_once_a_day(watching, grok, run):
+    watching.serve(10)
+    for _ in range(3):
+        run("--check")
+    assert len(grok.requests_to("/v1/settings")) == 1
+    assert len(grok.requests_to("/v1/billing?format=credits")) == 3
+    assert 'label = "SuperGrok Heavy"' in state_file(watching).read_text()
+
+
+def test_an_outage_alerts_once_past_stale_after_and_recovers(watching, grok, sink, run):
+    watching.configure(extra='stale_after = "0s"\n')
+    grok.routes["/billing?format=credits"] = Reply(503)
+    assert run("--check").code == 1
+    assert sink.received == []  # a single failed check never alerts
+    run("--check")
+    run("--check")
+    assert sink.titles() == ["Grok Build: usage cannot be read"]
+    assert sink.received[0].body.startswith(
+        "Grok billing request failed (HTTP 503). Try again later."
+    )
+    watching.serve(10)
+    assert run("--check").code == 0
+    assert sink.titles()[-1] == "Grok Build: usage readable again"
+
+
+def _python(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *argv], capture_output=True, text=True, env=dict(os.environ), timeout=60
+    )
+
+
+def test_a_check_with_nothing_to_send_does_not_import_apprise(watching, run):
+    watching.serve(10)
+    probe = (
+        "import sys\nfrom watcher.cli import main\ncode = main(['--check'])\n"
+        "print('apprise' in sys.modules)\nsys.exit(code)\n"
+    )
+    for _ in range(2):  # the first check (no state yet) and a routine one
+        result = _python("-c", probe)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[-1] == "False"
+    watching.serve(55)
+    assert _python("-c", probe).stdout.splitlines()[-1] == "True"  # something to send
+
+
+def test_concurrent_checks_send_one_message(watching, grok, sink):
+    grok.routes["/billing?format=credits"] = Reply(json=pool(85, watching.end), delay=0.3)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "watcher", "--check"],
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [p.communicate(timeout=60) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], results
+    assert sink.titles() == ["Grok Build: 80% of weekly credits used"]

@@ -1,0 +1,106 @@
+"""What --check and --test-notify print: one summary line, or one JSON object. Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from watcher.check import CheckReport
+from watcher.delivery import Outcome
+from watcher.model import Failure, Reading
+from watcher.status import STATUS_SCHEMA, describe_reset, status_document, whole_percent
+from watcher.targets import Target
+
+
+def summary_line(report: CheckReport, now: datetime) -> str:
+    observation = report.observation
+    if isinstance(observation, Reading):
+        usage = observation.usage
+        what = f"{usage.period.kind} pool" if usage.meter == "pool" else "monthly credits"
+        if usage.meter == "pool" and not usage.period.kind:
+            what = "usage pool"
+        read = (
+            f"{whole_percent(usage.percent_used)}% used ({what}, "
+            f"{describe_reset(usage.period.end, now)})"
+        )
+    else:
+        assert isinstance(observation, Failure)
+        read = f"usage not read: {observation.message}"
+    return f"{read}; {_sent(report)}"
+
+
+def _sent(report: CheckReport) -> str:
+    if not report.plan:
+        return "nothing to send"
+    titles = sorted({m.title for m in report.plan.values()})
+    what = f"“{titles[0]}”" if len(titles) == 1 else f"{len(titles)} different messages"
+    names = {t.target_id: t.masked for t in report.targets}
+    if report.dry_run:
+        return f"would send {what} to {len(report.plan)} target(s): " + ", ".join(
+            names[t] for t in report.plan
+        )
+    attempted = {t: o for t, o in report.outcomes.items() if o.attempted}
+    ok = [t for t, o in attempted.items() if o.ok]
+    text = f"sent {what} to {len(ok)} of {len(attempted)} target(s)"
+    failed = [(names[t], o.reason) for t, o in attempted.items() if not o.ok]
+    if failed:
+        text += "; failed, will retry next check: " + ", ".join(
+            f"{name} ({reason})" for name, reason in failed
+        )
+    return text
+
+
+def check_document(report: CheckReport, now: datetime) -> dict[str, Any]:
+    observation = report.observation
+    if isinstance(observation, Reading):
+        reading: dict[str, Any] = status_document(observation.usage, now)
+        reading.pop("schema")
+    else:
+        reading = {"error": {"kind": observation.kind, "message": observation.message}}
+    targets = {t.target_id: t for t in report.targets}
+    return {
+        "schema": STATUS_SCHEMA,
+        "dry_run": report.dry_run,
+        "reading": reading,
+        "alerts": [
+            {
+                "kind": a.kind,
+                "key": a.key,
+                "severity": a.severity.label,
+                "title": a.title,
+                "body": a.body,
+            }
+            for a in report.alerts
+        ],
+        "deliveries": [
+            _delivery(
+                targets[target_id],
+                message.title,
+                message.alert_keys,
+                report.outcomes.get(target_id),
+            )
+            for target_id, message in report.plan.items()
+        ],
+        "pending": len(report.state.pending),
+    }
+
+
+def _delivery(
+    target: Target, title: str, keys: tuple[str, ...], outcome: Outcome | None
+) -> dict[str, Any]:
+    return {
+        "target": target.masked,
+        "tags": list(target.tags),
+        "title": title,
+        "alerts": list(keys),
+        "sent": outcome.attempted if outcome else False,
+        "ok": outcome.ok if outcome else None,
+        "reason": (outcome.reason or None) if outcome else None,
+    }
+
+
+def test_notify_line(target: Target, outcome: Outcome) -> str:
+    tags = ",".join(target.tags) if target.tags else "-"
+    status = "ok" if outcome.ok else "failed"
+    line = f"{status:<7}{target.masked}  tags: {tags}"
+    return line + (f"  ({outcome.reason})" if not outcome.ok and outcome.reason else "")
