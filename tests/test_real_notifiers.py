@@ -153,25 +153,14 @@ def desktop(tmp_path) -> Iterator[Desktop]:
         pytest.skip("needs dbus-python (pip install '.[desktop]'; builds with libdbus-1-dev)")
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        read_display, write_display = os.pipe()
+        display = _free_display()
         xvfb = subprocess.Popen(
-            [
-                "Xvfb",
-                "-displayfd",
-                str(write_display),
-                "-screen",
-                "0",
-                "640x480x24",
-                "-nolisten",
-                "tcp",
-            ],
-            pass_fds=(write_display,),
+            ["Xvfb", f":{display}", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         processes.append(xvfb)
-        os.close(write_display)
-        display = os.read(read_display, 16).decode().strip()
-        os.close(read_display)
+        _wait_for_x(display, xvfb)
         bus = subprocess.Popen(
             ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
             stdout=subprocess.PIPE,
@@ -180,25 +169,61 @@ def desktop(tmp_path) -> Iterator[Desktop]:
         address = bus.stdout.readline().decode().strip()
         env = {**os.environ, "DISPLAY": f":{display}", "DBUS_SESSION_BUS_ADDRESS": address}
         (tmp_path / "dunstrc").write_text("[global]\n    history_length = 50\n")
-        dunst = subprocess.Popen(
-            ["dunst", "-config", str(tmp_path / "dunstrc")],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        processes.append(dunst)
-        for _ in range(100):  # up to 5 s for dunst to own the notification service
-            probe = subprocess.run(["dunstctl", "count", "displayed"], env=env, capture_output=True)
-            if probe.returncode == 0:
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("dunst did not come up on the private session bus")
+        processes.append(_start_dunst(env, tmp_path))
         yield Desktop(env)
     finally:
         for process in reversed(processes):
             process.terminate()
             process.wait(timeout=10)
+
+
+def _free_display() -> int:
+    # Not -displayfd: Xvfb then takes a number whose socket a killed server left behind, and
+    # dies. A number with neither a lock nor a socket is really free.
+    for number in range(90, 400):
+        if not os.path.exists(f"/tmp/.X{number}-lock") and not os.path.exists(
+            f"/tmp/.X11-unix/X{number}"
+        ):
+            return number
+    pytest.fail("no free X display number")
+
+
+def _wait_for_x(display: int, xvfb: subprocess.Popen[bytes]) -> None:
+    for _ in range(200):  # up to 10 s
+        if xvfb.poll() is not None:
+            pytest.fail(f"Xvfb :{display} exited with {xvfb.returncode}")
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(f"/tmp/.X11-unix/X{display}")
+                return
+            except OSError:
+                time.sleep(0.05)
+    pytest.fail(f"Xvfb :{display} did not accept connections")
+
+
+def _start_dunst(env: dict[str, str], tmp_path) -> subprocess.Popen[bytes]:
+    """dunst, once it owns the notification service. Xvfb can report its display a moment
+    before it accepts clients, so a dunst that could not open it is started again."""
+    log_path = tmp_path / "dunst.log"
+    for _ in range(5):
+        with open(log_path, "wb") as log:
+            dunst = subprocess.Popen(
+                ["dunst", "-config", str(tmp_path / "dunstrc")],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        for _ in range(100):  # up to 5 s
+            if dunst.poll() is not None:
+                break
+            probe = subprocess.run(["dunstctl", "count", "displayed"], env=env, capture_output=True)
+            if probe.returncode == 0:
+                return dunst
+            time.sleep(0.05)
+        dunst.terminate()
+        dunst.wait(timeout=10)
+        time.sleep(0.2)
+    pytest.fail(f"dunst did not come up on the private session bus: {log_path.read_text()}")
 
 
 def _watcher(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,6 @@ from datetime import datetime, tzinfo
 from watcher.model import Alert, Severity
 from watcher.pace import Forecast
 from watcher.status import (
-    describe_reset,
     format_amount,
     format_duration,
     format_local_time,
@@ -40,32 +39,47 @@ def _used_now(usage: Usage) -> str:
     return text
 
 
+def _they_reset(usage: Usage, now: datetime, zone: tzinfo | None) -> str:
+    """ "they reset Sat 28 Nov 07:21 (in 1 d 7 h)" """
+    end = usage.period.end
+    if end is None:
+        return "their reset time is unknown"
+    when = format_local_time(end, now, zone)
+    if end <= now:
+        return f"they were due to reset {when}"
+    return f"they reset {when} (in {format_duration(end - now)})"
+
+
+def _until_reset(usage: Usage, now: datetime, zone: tzinfo | None) -> str:
+    end = usage.period.end
+    if end is None:
+        return "until the credits reset (reset time unknown)"
+    if end <= now:
+        return "until the credits reset (due now)"
+    return (
+        f"until the credits reset, {format_local_time(end, now, zone)} "
+        f"(in {format_duration(end - now)})"
+    )
+
+
 def threshold_alert(threshold: float, usage: Usage, now: datetime, zone: tzinfo | None) -> Alert:
     shown = f"{threshold:g}%"
-    reset = describe_reset(usage.period.end, now, zone)
+    used = f"You have used {_used_now(usage)} of your Grok Build {_credits(usage)}"
     if threshold >= 100:
         title = f"Grok Build: {_credits(usage)} used up ({shown})"
+        until = _until_reset(usage, now, zone)
         if usage.pay_as_you_go_cap:
             spent = (
-                f", {format_amount(usage.pay_as_you_go_used)} used so far"
+                f" ({format_amount(usage.pay_as_you_go_used)} used so far)"
                 if usage.pay_as_you_go_used is not None
                 else ""
             )
-            consequence = (
-                "Further use is billed as pay-as-you-go, up to your cap of "
-                f"{format_amount(usage.pay_as_you_go_cap)}{spent}."
+            body = (
+                f"{used}. Further use is billed as pay-as-you-go, up to your cap of "
+                f"{format_amount(usage.pay_as_you_go_cap)}{spent}, {until}."
             )
         else:
-            until = (
-                f"until the credits reset, {format_local_time(usage.period.end, now, zone)}"
-                if usage.period.end
-                else "until the credits reset (reset time unknown)"
-            )
-            consequence = f"Grok Build stops {until}. Pay-as-you-go is disabled."
-        body = (
-            f"You have used {_used_now(usage)} of your Grok Build {_credits(usage)}. "
-            f"{consequence} Credits {reset}."
-        )
+            body = f"{used}. Grok Build stops {until}. Pay-as-you-go is disabled."
     else:
         title = f"Grok Build: {shown} of {_credits(usage)} used"
         advice = (
@@ -73,10 +87,7 @@ def threshold_alert(threshold: float, usage: Usage, now: datetime, zone: tzinfo 
             if threshold >= 80
             else "Check `grok-usage-watcher --status` any time."
         )
-        body = (
-            f"You have used {_used_now(usage)} of your Grok Build {_credits(usage)}; "
-            f"they {reset}. {advice}"
-        )
+        body = f"{used}; {_they_reset(usage, now, zone)}. {advice}"
     return Alert(
         kind="threshold",
         key=f"threshold:{threshold:g}",
@@ -95,8 +106,8 @@ def reset_alert(usage: Usage, now: datetime, zone: tzinfo | None) -> Alert:
         severity=Severity.INFO,
         title=f"Grok Build: {_credits(usage)} reset",
         body=(
-            f"Your Grok Build {_credits(usage)} were reset: {_used_now(usage)} used now. "
-            f"Next: {describe_reset(usage.period.end, now, zone)}."
+            f"Your Grok Build {_credits(usage)} were reset: {_used_now(usage)} used now; "
+            f"next, {_they_reset(usage, now, zone)}."
         ),
         scope="period",
         created=now,
@@ -175,7 +186,7 @@ def recovered_alert(usage: Usage, since: datetime, now: datetime, zone: tzinfo |
         body=(
             f"Usage is readable again after failing since "
             f"{format_local_time(since, now, zone)}: {_used_now(usage)} of your "
-            f"{_credits(usage)} used, {describe_reset(usage.period.end, now, zone)}."
+            f"{_credits(usage)} used; {_they_reset(usage, now, zone)}."
         ),
         scope="",
         created=now,
