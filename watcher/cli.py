@@ -99,6 +99,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if args.test_notify:
             return _run_test_notify(args, env)
         return _run_status(args, env)
+    except ConfigError as error:  # the one place failures become a line and an exit code
+        print(error.message, file=sys.stderr)
+        return EXIT_USAGE
+    except WatcherError as error:
+        print(error.message, file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug, not a user's mistake: one line, details with -v
@@ -145,27 +151,15 @@ def _run_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from watcher.report import check_document, summary_line
     from watcher.state_file import default_state_path
 
-    try:
-        config = load_config(args.config, env)
-    except ConfigError as error:
-        print(error.message, file=sys.stderr)
-        return EXIT_USAGE
-    state_path = args.state or default_state_path(env)
-    try:
-        # In JSON mode the printed fallback goes to stderr: stdout holds one JSON object.
-        report = run_check(
-            config,
-            state_path,
-            env,
-            dry_run=args.dry_run,
-            print_to=sys.stderr if args.json else None,
-        )
-    except ConfigError as error:
-        print(error.message, file=sys.stderr)
-        return EXIT_USAGE
-    except WatcherError as error:
-        print(error.message, file=sys.stderr)
-        return EXIT_FAILED
+    config = load_config(args.config, env)
+    # In JSON mode the printed fallback goes to stderr: stdout holds one JSON object.
+    report = run_check(
+        config,
+        args.state or default_state_path(env),
+        env,
+        dry_run=args.dry_run,
+        print_to=sys.stderr if args.json else None,
+    )
     now = datetime.now(UTC)
     if args.json:
         print(json.dumps(check_document(report, now)))
@@ -190,11 +184,7 @@ def _run_test_notify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from watcher.report import test_notify_line
     from watcher.targets import configured, load_targets, send
 
-    try:
-        config = load_config(args.config, env)
-    except ConfigError as error:
-        print(error.message, file=sys.stderr)
-        return EXIT_USAGE
+    config = load_config(args.config, env)
     if not configured(config.notify):
         print(
             "No notification target is configured ([notify] urls or config). Alerts are "
