@@ -16,16 +16,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from watcher.config import Config
-from watcher.delivery import Message, Outcome, deliver, plan_messages, record_deliveries
 from watcher.evaluate import evaluate
 from watcher.login import SpentRefreshTokens
 from watcher.model import Alert, Observation, Reading, Rules, State
 from watcher.reading import observe
 from watcher.state_file import load_state, save_state, state_lock
-from watcher.targets import Target, load_targets, send
+
+if TYPE_CHECKING:  # delivery and targets load only when something is due (see _deliver)
+    from watcher.delivery import Message, Outcome
+    from watcher.targets import Target
 
 PLAN_MAX_AGE = timedelta(days=1)
 
@@ -128,6 +130,9 @@ def _load(path: Path, now: datetime, dry_run: bool) -> State:
 def _deliver(
     report: CheckReport, config: Config, environ: Mapping[str, str], print_to: TextIO | None
 ) -> CheckReport:
+    from watcher.delivery import deliver, plan_messages, record_deliveries
+    from watcher.targets import load_targets, send
+
     targets = _unique(load_targets(config.notify, environ))
     routes = [t.route for t in targets]
     plan = plan_messages(report.state.pending, routes)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from watcher.check import CheckReport
-from watcher.delivery import Outcome
 from watcher.model import Failure, Reading
 from watcher.status import STATUS_SCHEMA, describe_reset, status_document, whole_percent
-from watcher.targets import Target
+
+if TYPE_CHECKING:
+    from watcher.check import CheckReport
+    from watcher.delivery import Outcome
+    from watcher.targets import Target
 
 
 def summary_line(report: CheckReport, now: datetime) -> str:
