@@ -300,3 +300,16 @@ def test_concurrent_checks_send_one_message(watching, grok, sink):
     results = [p.communicate(timeout=60) for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0], results
     assert sink.titles() == ["Grok Build: 80% of weekly credits used"]
+
+
+def test_a_dry_run_never_moves_a_corrupt_state_aside(watching, sink, run):
+    path = state_file(watching)
+    path.parent.mkdir(parents=True)
+    path.write_text("version = 1\n[period\n")
+    watching.serve(85)
+    result = run("--check", "--dry-run")
+    assert result.code == 0
+    assert "not valid TOML; deciding as if it were empty" in result.err
+    assert path.read_text() == "version = 1\n[period\n"
+    assert list(path.parent.glob("state.toml.corrupt-*")) == []
+    assert sink.received == []

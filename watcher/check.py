@@ -13,7 +13,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -95,7 +95,9 @@ def run_check(
     else:
         guard = state_lock(state_path, lock_wait_seconds)
     with guard:
-        state = _load(state_path, clock(), dry_run)
+        state, warning = load_state(state_path, clock(), move_aside=not dry_run)
+        if warning:
+            log.warning("%s", warning)
         observation = observe(
             config.grok, with_plan=plan_is_stale(state, clock()), now=clock, spent=spent
         )
@@ -109,24 +111,6 @@ def run_check(
     return report
 
 
-def _load(path: Path, now: datetime, dry_run: bool) -> State:
-    if dry_run and path.exists():
-        # Read-only: a bad file is reported, not moved.
-        import tomllib
-
-        from watcher.state_file import decode_state
-
-        try:
-            return decode_state(tomllib.loads(path.read_text(encoding="utf-8")))
-        except Exception:
-            log.warning("%s is not a valid state file; deciding as if it were empty", path)
-            return State()
-    state, warning = load_state(path, now)
-    if warning:
-        log.warning("%s", warning)
-    return state
-
-
 def _deliver(
     report: CheckReport, config: Config, environ: Mapping[str, str], print_to: TextIO | None
 ) -> CheckReport:
@@ -137,7 +121,7 @@ def _deliver(
     routes = [t.route for t in targets]
     plan = plan_messages(report.state.pending, routes)
     if report.dry_run or not plan:
-        return _replace(report, targets=tuple(targets), plan=plan)
+        return replace(report, targets=tuple(targets), plan=plan)
     by_id = {t.target_id: t for t in targets}
     stream = print_to if print_to is not None else sys.stdout
 
@@ -149,7 +133,7 @@ def _deliver(
 
     outcomes = deliver(plan, routes, send_to)
     state = record_deliveries(report.state, plan, outcomes, routes)
-    return _replace(report, targets=tuple(targets), plan=plan, outcomes=outcomes, state=state)
+    return replace(report, targets=tuple(targets), plan=plan, outcomes=outcomes, state=state)
 
 
 def _unique(targets: list[Target]) -> list[Target]:
@@ -161,9 +145,3 @@ def _unique(targets: list[Target]) -> list[Target]:
             seen.add(target.target_id)
             unique.append(target)
     return unique
-
-
-def _replace(report: CheckReport, **changes: Any) -> CheckReport:
-    from dataclasses import replace
-
-    return replace(report, **changes)

@@ -118,12 +118,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 def _run_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from watcher.config import load_config
-    from watcher.reading import read_usage
+    from watcher.reading import read
     from watcher.status import error_document, format_status, status_document
 
     try:
         config = load_config(args.config, env)
-        usage = read_usage(config.grok)
+        usage = read(config.grok).usage
     except WatcherError as error:
         print(error.message, file=sys.stderr)
         if args.json:

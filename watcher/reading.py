@@ -17,24 +17,12 @@ from watcher.grok_client import GrokClient
 from watcher.login import Login, SpentRefreshTokens
 from watcher.model import Failure, Observation, Reading, TokenInfo
 from watcher.transport import Transport
-from watcher.usage import Usage
 
 MAX_READING_SECONDS = 30.0
 
 
 def reading_deadline_seconds(timeout_seconds: float) -> float:
     return min(MAX_READING_SECONDS, 2 * timeout_seconds)
-
-
-def read_usage(
-    settings: GrokSettings,
-    *,
-    with_plan: bool = True,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    spent: SpentRefreshTokens | None = None,
-) -> Usage:
-    """Read usage once; raises a WatcherError carrying the user's message on failure."""
-    return read(settings, with_plan=with_plan, now=now, spent=spent).usage
 
 
 def observe(

@@ -15,6 +15,7 @@ import os
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -57,8 +58,9 @@ def default_state_path(environ: Mapping[str, str]) -> Path:
 # --- reading and writing -------------------------------------------------------------------------
 
 
-def load_state(path: Path, now: datetime) -> tuple[State, str | None]:
-    """The remembered state, and a warning when a bad file had to be moved aside."""
+def load_state(path: Path, now: datetime, move_aside: bool = True) -> tuple[State, str | None]:
+    """The remembered state, and a warning when a bad file was found. It is moved aside so
+    the next save starts fresh -- unless `move_aside` is False (a dry run writes nothing)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -69,6 +71,8 @@ def load_state(path: Path, now: datetime) -> tuple[State, str | None]:
         return decode_state(tomllib.loads(raw.decode("utf-8"))), None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, _Corrupt) as exc:
         reason = str(exc) if isinstance(exc, _Corrupt) else "not valid TOML"
+    if not move_aside:
+        return State(), f"{path}: {reason}; deciding as if it were empty"
     aside = path.with_name(f"{path.name}.corrupt-{now.strftime('%Y%m%dT%H%M%S')}")
     try:
         os.replace(path, aside)
@@ -271,26 +275,22 @@ class _Table:
         return None if value is None else _aware(value, f"{self.where} {key}")
 
     def required_time(self, key: str) -> datetime:
-        value = self.time(key)
-        if value is None:
-            raise _Corrupt(f"{self.where}: {key} missing")
-        return value
+        return self._present(key, self.time(key))
 
     def number(self, key: str) -> float | None:
         value = self.values.get(key)
         return None if value is None else _as_number(value, f"{self.where} {key}")
 
     def required_number(self, key: str) -> float:
-        value = self.number(key)
-        if value is None:
-            raise _Corrupt(f"{self.where}: {key} missing")
-        return value
+        return self._present(key, self.number(key))
 
     def text(self, key: str) -> str | None:
         return self.get(key, str)
 
     def required_text(self, key: str) -> str:
-        value = self.text(key)
+        return self._present(key, self.text(key))
+
+    def _present(self, key: str, value: Any) -> Any:
         if value is None:
             raise _Corrupt(f"{self.where}: {key} missing")
         return value
@@ -335,6 +335,4 @@ def _table(**values: Any) -> dict[str, Any]:
 
 
 def _with(state: State, **changes: Any) -> State:
-    from dataclasses import replace
-
     return replace(state, **changes)

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -186,19 +186,9 @@ def _with_chains(targets: list[Target]) -> list[Target]:
             if str(tag).lower() in chain_names:
                 chain, priority = str(tag).lower(), int(getattr(tag, "priority", 0))
                 break
-        chained.append(
-            target
-            if chain is None
-            else Target(
-                target.target_id,
-                target.masked,
-                target.tags,
-                Route(target.target_id, target.route.min_severity, chain, priority),
-                target.service,
-                target.problem,
-                target.secrets,
-            )
-        )
+        if chain is not None:
+            target = replace(target, route=replace(target.route, chain=chain, priority=priority))
+        chained.append(target)
     return chained
 
 
