@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from hypothesis import given
@@ -176,4 +175,4 @@ def test_a_recorded_state_keeps_only_what_is_still_owed():
     plan = plan_messages(state.pending, routes)
     failed = record_deliveries(state, plan, {"all": Outcome(False)}, routes)
     assert failed.pending == state.pending
-    assert replace(failed, pending=()) == replace(state, pending=())
+    assert failed._replace(pending=()) == state._replace(pending=())

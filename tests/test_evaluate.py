@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from hypothesis import given, settings
@@ -139,7 +138,7 @@ def test_a_newer_threshold_supersedes_an_undelivered_older_one():
 
 
 def test_thresholds_over_100_are_limits_too():
-    rules = replace(RULES, thresholds=(50.0, 120.0))
+    rules = RULES._replace(thresholds=(50.0, 120.0))
     checks, _ = run([reading(121)], rules=rules)
     assert checks[0][0].severity == Severity.CRITICAL
 
@@ -249,7 +248,7 @@ def test_a_renewable_or_distant_token_does_not_warn():
 
 
 def test_a_single_failed_check_never_alerts():
-    checks, state = run([NETWORK], rules=replace(RULES, stale_after=timedelta(0)))
+    checks, state = run([NETWORK], rules=RULES._replace(stale_after=timedelta(0)))
     assert checks == [()]
     assert state.outage is not None
 
@@ -276,7 +275,7 @@ def test_back_to_normal_only_when_the_outage_alert_was_sent():
 def test_back_to_normal_goes_to_the_targets_that_got_the_outage():
     m = timedelta(minutes=40)
     _, state = run([NETWORK, NETWORK, NETWORK], step=m)
-    state = replace(state, outage=replace(state.outage, notified=("mail",)), pending=())
+    state = state._replace(outage=state.outage._replace(notified=("mail",)), pending=())
     evaluation = evaluate(reading(10), state, RULES, T0 + 10 * H)
     assert [a.kind for a in evaluation.alerts] == ["recovered"]
     assert evaluation.state.pending[-1].only_to == ("mail",)
@@ -300,7 +299,7 @@ def test_login_problems_are_not_outages():
 
 def test_the_plan_is_remembered_when_fetched():
     r = reading(10)
-    fetched = replace(r, usage=replace(r.usage, plan="SuperGrok"), plan_fetched=True)
+    fetched = r._replace(usage=r.usage._replace(plan="SuperGrok"), plan_fetched=True)
     _, state = run([fetched, reading(11)])
     assert state.plan == "SuperGrok"
     assert state.plan_checked_at == T0 + 2 * H
@@ -358,7 +357,7 @@ def test_nothing_fires_below_the_lowest_threshold(seq):
     state = State()
     now = T0 + 2 * H
     for observation in seq:
-        evaluation = evaluate(observation, state, replace(RULES, forecast=False), now)
+        evaluation = evaluate(observation, state, RULES._replace(forecast=False), now)
         if hasattr(observation, "usage") and observation.usage.percent_used < 50:
             assert not [a for a in evaluation.alerts if a.kind == "threshold"]
         state = evaluation.state
@@ -377,5 +376,5 @@ def test_times_in_alerts_are_local():
     from datetime import timezone
 
     tokyo = timezone(timedelta(hours=9))
-    (check,), _ = run([reading(100)], rules=replace(RULES, local_zone=tokyo))
+    (check,), _ = run([reading(100)], rules=RULES._replace(local_zone=tokyo))
     assert "Fri 27 Nov 14:00" in check[0].body  # RULES' own zone is UTC: 05:00 there

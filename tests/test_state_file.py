@@ -61,10 +61,9 @@ def test_round_trip_is_exact_and_the_file_is_private_and_readable(tmp_path):
 
 
 def test_an_empty_only_to_survives_the_round_trip(tmp_path):
-    from dataclasses import replace
 
     state = busy_state()
-    state = replace(state, pending=(replace(state.pending[0], only_to=()),))
+    state = state._replace(pending=(state.pending[0]._replace(only_to=()),))
     save_state(tmp_path / "s.toml", state)
     assert load_state(tmp_path / "s.toml", NOW)[0].pending[0].only_to == ()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -23,7 +22,7 @@ NOW = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
 
 
 def test_the_pool_lines():
-    usage = replace(parse_billing(POOL_BODY, "/billing?format=credits"), plan="SuperGrok Heavy")
+    usage = parse_billing(POOL_BODY, "/billing?format=credits")._replace(plan="SuperGrok Heavy")
     assert format_status(usage, NOW, UTC) == (
         "Grok          SuperGrok Heavy\n"
         "Credits used  83%  weekly pool, resets Fri 27 Nov 05:01 (in 1 d 7 h)\n"
@@ -45,26 +44,25 @@ def test_the_monthly_lines_in_the_local_zone():
     ("percent", "shown"), [(99.6, "99%"), (79.9999, "79%"), (80.0, "80%"), (104.2, "104%")]
 )
 def test_the_percent_is_rounded_down(percent, shown):
-    usage = replace(parse_billing(POOL_BODY, "x"), percent_used=percent)
+    usage = parse_billing(POOL_BODY, "x")._replace(percent_used=percent)
     assert f"Credits used  {shown}  " in format_status(usage, NOW, UTC)
     assert whole_percent(percent) == int(shown[:-1])
 
 
 def test_unknown_reset_and_unknown_period_kind():
-    usage = replace(parse_billing(POOL_BODY, "x"), period=Period(None, None, None))
+    usage = parse_billing(POOL_BODY, "x")._replace(period=Period(None, None, None))
     assert "usage pool, reset time unknown" in format_status(usage, NOW, UTC)
 
 
 def test_a_reset_time_already_past_is_not_shown_as_a_countdown():
-    usage = replace(
-        parse_billing(POOL_BODY, "x"), period=Period("weekly", None, NOW - timedelta(minutes=3))
+    usage = parse_billing(POOL_BODY, "x")._replace(
+        period=Period("weekly", None, NOW - timedelta(minutes=3))
     )
     assert "reset due Wed 25 Nov 21:57" in format_status(usage, NOW, UTC)
 
 
 def test_a_reset_in_another_year_names_the_year():
-    usage = replace(
-        parse_billing(POOL_BODY, "x"),
+    usage = parse_billing(POOL_BODY, "x")._replace(
         period=Period("monthly", None, datetime(2027, 1, 1, tzinfo=UTC)),
     )
     assert "resets Fri 1 Jan 00:00 2027" in format_status(usage, NOW, UTC)
@@ -81,8 +79,7 @@ def test_a_reset_in_another_year_names_the_year():
     ],
 )
 def test_pay_as_you_go(cap, used, balance, line):
-    usage = replace(
-        parse_billing(POOL_BODY, "x"),
+    usage = parse_billing(POOL_BODY, "x")._replace(
         pay_as_you_go_cap=cap,
         pay_as_you_go_used=used,
         prepaid_balance=balance,
@@ -114,7 +111,7 @@ def test_amounts():
 
 
 def test_the_json_document():
-    usage = replace(parse_billing(POOL_BODY, "/billing?format=credits"), plan="SuperGrok")
+    usage = parse_billing(POOL_BODY, "/billing?format=credits")._replace(plan="SuperGrok")
     assert status_document(usage, NOW) == {
         "schema": 1,
         "read_at": "2026-11-25T22:00:00+00:00",

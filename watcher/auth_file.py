@@ -17,9 +17,9 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from watcher.deadline import Deadline, DeadlineExceeded
 from watcher.errors import LoginBusy, NotLoggedIn
@@ -39,8 +39,7 @@ def default_auth_path(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("HOME") or Path.home()) / ".grok" / "auth.json"
 
 
-@dataclass(frozen=True)
-class AuthEntry:
+class AuthEntry(NamedTuple):
     """One login from auth.json. `name` is its key in the file (issuer::client id)."""
 
     name: str
@@ -56,8 +55,7 @@ class AuthEntry:
         return f"AuthEntry(name={self.name!r}, expires_at={self.expires_at!r})"
 
 
-@dataclass(frozen=True)
-class RefreshedTokens:
+class RefreshedTokens(NamedTuple):
     access_token: str
     refresh_token: str | None
     id_token: str | None

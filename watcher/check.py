@@ -13,10 +13,10 @@ import contextlib
 import logging
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from watcher.config import Config
 from watcher.evaluate import evaluate
@@ -34,14 +34,13 @@ PLAN_MAX_AGE = timedelta(days=1)
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class CheckReport:
+class CheckReport(NamedTuple):
     observation: Observation
     alerts: tuple[Alert, ...]  # decided in this check
     state: State  # as saved (or as it would be, in a dry run)
     targets: tuple[Target, ...] = ()
-    plan: Mapping[str, Message] = field(default_factory=dict)
-    outcomes: Mapping[str, Outcome] = field(default_factory=dict)
+    plan: Mapping[str, Message] = MappingProxyType({})
+    outcomes: Mapping[str, Outcome] = MappingProxyType({})
     dry_run: bool = False
 
     @property
@@ -121,7 +120,7 @@ def _deliver(
     routes = [t.route for t in targets]
     plan = plan_messages(report.state.pending, routes)
     if report.dry_run or not plan:
-        return replace(report, targets=tuple(targets), plan=plan)
+        return report._replace(targets=tuple(targets), plan=plan)
     by_id = {t.target_id: t for t in targets}
     stream = print_to if print_to is not None else sys.stdout
 
@@ -133,7 +132,7 @@ def _deliver(
 
     outcomes = deliver(plan, routes, send_to)
     state = record_deliveries(report.state, plan, outcomes, routes)
-    return replace(report, targets=tuple(targets), plan=plan, outcomes=outcomes, state=state)
+    return report._replace(targets=tuple(targets), plan=plan, outcomes=outcomes, state=state)
 
 
 def _unique(targets: list[Target]) -> list[Target]:

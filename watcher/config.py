@@ -10,10 +10,9 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from watcher.auth_file import default_auth_path
@@ -26,8 +25,7 @@ API_BASE_ENV = "GROK_CLI_CHAT_PROXY_BASE_URL"
 DEFAULT_THRESHOLDS = (50.0, 80.0, 90.0, 100.0)
 
 
-@dataclass(frozen=True)
-class GrokSettings:
+class GrokSettings(NamedTuple):
     auth_file: Path
     api_base: str = DEFAULT_API_BASE
     token_url: str = DEFAULT_TOKEN_URL
@@ -35,25 +33,22 @@ class GrokSettings:
     timeout_seconds: float = 15.0
 
 
-@dataclass(frozen=True)
-class AlertSettings:
+class AlertSettings(NamedTuple):
     thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
     rearm_below: float = 5.0
     forecast: bool = True
     stale_after: timedelta = timedelta(hours=1)
 
 
-@dataclass(frozen=True)
-class NotifySettings:
+class NotifySettings(NamedTuple):
     urls: tuple[str, ...] = ()  # Apprise URLs, each maybe "tag,tag=" prefixed (TEXT config form)
     config: tuple[Path, ...] = ()  # Apprise config files (YAML or TEXT)
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     grok: GrokSettings
-    alerts: AlertSettings = field(default_factory=AlertSettings)
-    notify: NotifySettings = field(default_factory=NotifySettings)
+    alerts: AlertSettings = AlertSettings()
+    notify: NotifySettings = NotifySettings()
     source: Path | None = None  # the file read, None when running on defaults
 
 

@@ -8,15 +8,14 @@ that target's send succeeded; it stays pending for the targets that failed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
 from itertools import groupby
+from typing import NamedTuple
 
 from watcher.messages import importance
 from watcher.model import Alert, PendingAlert, Severity, State
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     """A target as routing sees it.
 
     `min_severity` comes from its tags (critical -> critical only; warning -> warning and
@@ -31,16 +30,14 @@ class Route:
     priority: int = 0
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     title: str
     body: str
     severity: Severity
     alert_keys: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     ok: bool
     reason: str = ""
     attempted: bool = True  # False: an escalation level that was not needed
@@ -132,8 +129,8 @@ def record_deliveries(
         got_it = received.get(pending.alert.key, set())
         delivered = tuple(sorted(set(pending.delivered_to) | got_it))
         if pending.alert.kind == "outage" and outage is not None and got_it:
-            outage = replace(outage, notified=tuple(sorted(set(outage.notified) | got_it)))
+            outage = outage._replace(notified=tuple(sorted(set(outage.notified) | got_it)))
         wanted = {r.target_id for r in routes if routes_to(pending, r)}
         if not wanted <= set(delivered):
-            still_pending.append(replace(pending, delivered_to=delivered))
-    return replace(state, pending=tuple(still_pending), outage=outage)
+            still_pending.append(pending._replace(delivered_to=delivered))
+    return state._replace(pending=tuple(still_pending), outage=outage)

@@ -7,7 +7,6 @@ what was delivered (`delivery.py`) and saves the state.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from watcher import messages
@@ -67,8 +66,7 @@ def _after_reading(reading: Reading, state: State, rules: Rules, now: datetime) 
             alerts.append(messages.reset_alert(usage, now, zone))
     else:
         # Same period: follow the API's drifting times, and learn an end that was unknown.
-        period = replace(
-            period,
+        period = period._replace(
             start=usage.period.start or period.start,
             end=usage.period.end or period.end,
             kind=usage.period.kind or period.kind,
@@ -81,7 +79,7 @@ def _after_reading(reading: Reading, state: State, rules: Rules, now: datetime) 
         pending = [p for p in pending if p.alert.kind != "threshold"]
         alerts.append(alert)
 
-    period = replace(period, samples=add_sample(period.samples, Sample(now, usage.percent_used)))
+    period = period._replace(samples=add_sample(period.samples, Sample(now, usage.percent_used)))
     if rules.forecast:
         period, pace = _pace(period, usage, now)
         if pace:
@@ -105,8 +103,7 @@ def _after_reading(reading: Reading, state: State, rules: Rules, now: datetime) 
     for alert in alerts:
         only_to = recovered_to if alert.kind == "recovered" else None
         pending = _queue(pending, PendingAlert(alert, only_to=only_to))
-    new_state = replace(
-        state,
+    new_state = state._replace(
         period=period,
         last_reading_at=now,
         last_percent=usage.percent_used,
@@ -143,7 +140,7 @@ def _thresholds(
     already = {f.threshold for f in still_fired}
     reached = [t for t in rules.thresholds if percent >= t and t not in already]
     fired = still_fired + tuple(Fired(t, now) for t in reached)
-    return replace(period, fired=fired), (max(reached) if reached else None)
+    return period._replace(fired=fired), (max(reached) if reached else None)
 
 
 def _pace(period: PeriodState, usage: Usage, now: datetime) -> tuple[PeriodState, Forecast | None]:
@@ -152,10 +149,10 @@ def _pace(period: PeriodState, usage: Usage, now: datetime) -> tuple[PeriodState
         # With no forecast (usage flat, or past the limit) usage stays where it is.
         projected = outlook.percent_at_reset if outlook else usage.percent_used
         if projected <= PACE_REARM_PERCENT:
-            period = replace(period, pace_fired_at=None)
+            period = period._replace(pace_fired_at=None)
         return period, None
     if outlook is not None and outlook.runs_out_before_reset:
-        return replace(period, pace_fired_at=now), outlook
+        return period._replace(pace_fired_at=now), outlook
     return period, None
 
 
@@ -171,24 +168,24 @@ def _after_failure(failure: Failure, state: State, rules: Rules, now: datetime) 
             login = LoginIncident(failure.kind, failure.message, now)
             alerts.append(messages.login_alert(failure.message, now))
         else:  # expired -> invalid is the same incident: one alert per incident
-            login = replace(login, kind=failure.kind, message=failure.message)
-        state = replace(state, login=login)
+            login = login._replace(kind=failure.kind, message=failure.message)
+        state = state._replace(login=login)
     else:
         outage = state.outage
         if outage is None:
             outage = Outage(failure.kind, failure.message, since=now)
         else:
-            outage = replace(outage, kind=failure.kind, message=failure.message)
+            outage = outage._replace(kind=failure.kind, message=failure.message)
         if outage.alerted_at is None and now - outage.since > rules.stale_after:
             alerts.append(
                 messages.outage_alert(failure.message, outage.since, now, rules.local_zone)
             )
-            outage = replace(outage, alerted_at=now)
-        state = replace(state, outage=outage)
+            outage = outage._replace(alerted_at=now)
+        state = state._replace(outage=outage)
     pending = list(state.pending)
     for alert in alerts:
         pending = _queue(pending, PendingAlert(alert))
-    return Evaluation(tuple(alerts), replace(state, pending=_bounded(pending)))
+    return Evaluation(tuple(alerts), state._replace(pending=_bounded(pending)))
 
 
 def _queue(pending: list[PendingAlert], new: PendingAlert) -> list[PendingAlert]:

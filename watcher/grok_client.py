@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
 from typing import Literal
 
 from watcher.errors import AuthExpired, BillingHTTPError, TransientFailure
@@ -45,7 +44,7 @@ class GrokClient:
         if response.status != 200:
             raise BillingHTTPError(response.status)
         usage = parse_billing_body(response.body, path)
-        return replace(usage, plan=self.read_plan()) if with_plan else usage
+        return usage._replace(plan=self.read_plan()) if with_plan else usage
 
     @property
     def credentials(self) -> Credentials | None:

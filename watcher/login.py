@@ -13,9 +13,9 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from watcher.auth_file import (
     AuthEntry,
@@ -43,8 +43,7 @@ DEFAULT_TOKEN_LIFETIME = timedelta(hours=1)
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     entry_name: str
     access_token: str
     expires_at: datetime | None
@@ -54,12 +53,12 @@ class Credentials:
         return f"Credentials(entry_name={self.entry_name!r}, expires_at={self.expires_at!r})"
 
 
-@dataclass
 class SpentRefreshTokens:
     """Refresh tokens this process has sent. Kept by whoever outlives one reading (the
     service), so that a write-back that could not happen never leads to a second send."""
 
-    tokens: set[str] = field(default_factory=set)
+    def __init__(self) -> None:
+        self.tokens: set[str] = set()
 
 
 class _RefreshRefused(Exception):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from watcher.model import Sample
 
@@ -17,8 +17,7 @@ MIN_PERIOD_FRACTION = 0.01
 MIN_PERCENT = 5.0
 
 
-@dataclass(frozen=True)
-class Forecast:
+class Forecast(NamedTuple):
     rate_per_hour: float  # percentage points per hour
     exhausted_at: datetime  # when 100 % is reached at this rate
     percent_at_reset: float  # where usage would stand at the reset

@@ -15,7 +15,6 @@ import os
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -335,4 +334,4 @@ def _table(**values: Any) -> dict[str, Any]:
 
 
 def _with(state: State, **changes: Any) -> State:
-    return replace(state, **changes)
+    return state._replace(**changes)

@@ -12,9 +12,8 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from watcher.config import NotifySettings
 from watcher.delivery import Message, Outcome, Route
@@ -29,8 +28,7 @@ _TAG_PREFIX = re.compile(r"^\s*(?P<tags>[^=:/]*(?::[^=:/]*)*)=\s*(?P<url>[a-z0-9
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     target_id: str  # a stable hash of the URL: the state file never holds a URL
     masked: str  # the URL with secrets hidden, for people
     tags: tuple[str, ...]
@@ -42,6 +40,9 @@ class Target:
     @property
     def is_print(self) -> bool:
         return self.target_id == PRINT_TARGET_ID
+
+    def __repr__(self) -> str:  # the service and the secrets stay out of logs and tracebacks
+        return f"Target(target_id={self.target_id!r}, masked={self.masked!r}, tags={self.tags!r})"
 
 
 def target_id_for(url: str) -> str:
@@ -187,7 +188,7 @@ def _with_chains(targets: list[Target]) -> list[Target]:
                 chain, priority = str(tag).lower(), int(getattr(tag, "priority", 0))
                 break
         if chain is not None:
-            target = replace(target, route=replace(target.route, chain=chain, priority=priority))
+            target = target._replace(route=target.route._replace(chain=chain, priority=priority))
         chained.append(target)
     return chained
 

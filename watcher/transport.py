@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import requests
 
@@ -25,8 +25,7 @@ MAX_BODY_BYTES = 1024 * 1024
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
     status: int
     body: bytes
 

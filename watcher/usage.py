@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from watcher.errors import ResponseChanged
 
@@ -34,8 +33,7 @@ _PERIOD_KINDS = {
 }
 
 
-@dataclass(frozen=True)
-class Period:
+class Period(NamedTuple):
     """The usage period the percent counts against; `end` is when the credits reset."""
 
     kind: str | None  # "weekly", "monthly", ... or None when the API does not say
@@ -43,8 +41,7 @@ class Period:
     end: datetime | None
 
 
-@dataclass(frozen=True)
-class Usage:
+class Usage(NamedTuple):
     percent_used: float  # exact; only displays round it (down)
     meter: Meter
     period: Period
