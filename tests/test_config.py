@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ def test_no_file_at_the_default_path_means_defaults(tmp_path):
     assert config.grok.auth_file == tmp_path / ".grok" / "auth.json"
     assert config.alerts.thresholds == DEFAULT_THRESHOLDS
     assert config.notify.urls == ()
+    assert config.schedule.interval == timedelta(minutes=5)
 
 
 def test_the_default_path_follows_xdg(tmp_path):
@@ -68,9 +70,13 @@ thresholds = [90, 50, 75.5, 90]
 
 [notify]
 urls = ["mailto://me@example.com"]
+
+[schedule]
+interval = "1h30s"
 """,
     )
     config = load_config(path, env_for(tmp_path))
+    assert config.schedule.interval == timedelta(hours=1, seconds=30)
     assert config.source == path
     assert config.grok.auth_file == tmp_path / "elsewhere" / "auth.json"
     assert config.grok.api_base == "https://proxy.example/v1"
@@ -187,8 +193,6 @@ def test_the_example_config_names_every_key_and_means_the_defaults(tmp_path):
 
 
 def test_alert_and_notify_keys(tmp_path):
-    from datetime import timedelta
-
     path = write(
         tmp_path,
         '[alerts]\nrearm_below = 0\nforecast = false\nstale_after = "1h30m"\n'
@@ -210,6 +214,9 @@ def test_alert_and_notify_keys(tmp_path):
         ('[alerts]\nforecast = "yes"\n', r"forecast: expected true or false, got 'yes'"),
         ("[alerts]\nrearm_below = -1\n", r"rearm_below: must be 0 or more"),
         ("[notify]\nconfig = [1]\n", r"\[notify\] config: expected a non-empty string"),
+        ('[schedule]\ninterval = "5s"\n', r"\[schedule\] interval: must be at least 10s, got '5s'"),
+        ("[schedule]\ninterval = 300\n", r'\[schedule\] interval: expected a duration like "90m"'),
+        ('[schedule]\nevery = "5m"\n', r"\[schedule\] every: unknown key \(known: interval\)"),
     ],
 )
 def test_alert_and_notify_mistakes(tmp_path, text, message):

@@ -23,6 +23,8 @@ DEFAULT_API_BASE = "https://cli-chat-proxy.grok.com/v1"
 DEFAULT_TOKEN_URL = "https://auth.x.ai/oauth2/token"
 API_BASE_ENV = "GROK_CLI_CHAT_PROXY_BASE_URL"
 DEFAULT_THRESHOLDS = (50.0, 80.0, 90.0, 100.0)
+DEFAULT_INTERVAL = timedelta(minutes=5)
+MIN_INTERVAL = timedelta(seconds=10)  # the API is asked once per check: no hammering it
 
 
 class GrokSettings(NamedTuple):
@@ -40,6 +42,10 @@ class AlertSettings(NamedTuple):
     stale_after: timedelta = timedelta(hours=1)
 
 
+class ScheduleSettings(NamedTuple):
+    interval: timedelta = DEFAULT_INTERVAL  # the service's time between checks
+
+
 class NotifySettings(NamedTuple):
     urls: tuple[str, ...] = ()  # Apprise URLs, each maybe "tag,tag=" prefixed (TEXT config form)
     config: tuple[Path, ...] = ()  # Apprise config files (YAML or TEXT)
@@ -49,6 +55,7 @@ class Config(NamedTuple):
     grok: GrokSettings
     alerts: AlertSettings = AlertSettings()
     notify: NotifySettings = NotifySettings()
+    schedule: ScheduleSettings = ScheduleSettings()
     source: Path | None = None  # the file read, None when running on defaults
 
 
@@ -203,6 +210,7 @@ _SCHEMA: dict[str, dict[str, Validator]] = {
         "stale_after": _duration(timedelta(0)),
     },
     "notify": {"urls": _string_list, "config": _string_list},
+    "schedule": {"interval": _duration(MIN_INTERVAL)},
 }
 
 
@@ -240,6 +248,7 @@ def _build(document: dict[str, Any], path: Path | None, environ: Mapping[str, st
         grok=GrokSettings(**grok),
         alerts=AlertSettings(**values["alerts"]),
         notify=NotifySettings(**values["notify"]),
+        schedule=ScheduleSettings(**values["schedule"]),
         source=path,
     )
 
