@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from watcher.config import Config
+from watcher.critical import critical
 from watcher.evaluate import evaluate
 from watcher.login import SpentRefreshTokens
 from watcher.model import Alert, Observation, Reading, Rules, State
@@ -106,7 +107,8 @@ def run_check(
         if state.pending:
             report = _deliver(report, config, environ, print_to)
         if not dry_run:
-            save_state(state_path, report.state)
+            with critical():  # a stop waits for the save: no temp file left behind
+                save_state(state_path, report.state)
     return report
 
 

@@ -7,16 +7,19 @@ other threads) every timeout is capped at the time left and checked between read
 
 Some work must never be cut in half -- writing a rotated login back to auth.json above all,
 since losing the new refresh token would log the user out. `shielded()` defers the deadline
-until such a block is done.
+until such a block is done (see `critical.py`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+from watcher import critical
 
 
 class DeadlineExceeded(Exception):
@@ -27,15 +30,13 @@ class Deadline:
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._ends_at = clock() + seconds
-        self._shield_depth = 0
-        self._fired_while_shielded = False
         self._armed = False
 
     def remaining(self) -> float:
         return max(0.0, self._ends_at - self._clock())
 
     def check(self) -> None:
-        if self.remaining() <= 0 and self._shield_depth == 0:
+        if self.remaining() <= 0 and not critical.active():
             raise DeadlineExceeded
 
     def cap(self, seconds: float) -> float:
@@ -61,22 +62,10 @@ class Deadline:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
 
-    @contextmanager
-    def shielded(self) -> Iterator[None]:
+    def shielded(self) -> contextlib.AbstractContextManager[None]:
         """Let this block finish even if the deadline passes meanwhile."""
-        self._shield_depth += 1
-        try:
-            yield
-        finally:
-            self._shield_depth -= 1
-        if self._shield_depth == 0 and self._fired_while_shielded:
-            self._fired_while_shielded = False
-            raise DeadlineExceeded
+        return critical.critical()
 
     def _on_alarm(self, signum: int, frame: object) -> None:
-        if not self._armed:
-            return
-        if self._shield_depth:
-            self._fired_while_shielded = True
-            return
-        raise DeadlineExceeded
+        if self._armed:
+            critical.interrupt(DeadlineExceeded())
