@@ -37,10 +37,12 @@ def test_status_honours_tz(ready, run, monkeypatch):
         time.tzset()
 
 
-def test_no_mode_prints_help_and_exits_2(home, run):
+def test_no_mode_runs_the_service_which_refuses_a_broken_config_with_exit_2(home, run):
+    home.write_config('[schedule]\ninterval = "1s"\n')
     result = run()
     assert result.code == 2
-    assert "--status" in result.err
+    assert result.err.count("\n") == 1, result.err
+    assert "[schedule] interval: must be at least 10s, got '1s'" in result.err
 
 
 def test_json_without_status_is_a_usage_error(home, run):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from watcher import __version__
 from watcher.errors import ConfigError, WatcherError
+from watcher.logs import configure_command_logging
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -28,7 +29,11 @@ log = logging.getLogger("watcher")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grok-usage-watcher",
-        description="Warns before Grok Build credits run out, using the Grok CLI's login.",
+        description=(
+            "Warns before Grok Build credits run out, using the Grok CLI's login. With no "
+            "mode flag it runs as a service: a check at start, then one every [schedule] "
+            "interval, until SIGTERM or Ctrl-C."
+        ),
         epilog="Exit codes: 0 usage read, 1 usage could not be read, 2 bad flags or config.",
     )
     mode = parser.add_mutually_exclusive_group()
@@ -46,6 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--test-notify",
         action="store_true",
         help="send one test message to every configured target and report each result",
+    )
+    mode.add_argument(
+        "--install-service",
+        action="store_true",
+        help="install and start the systemd user service (with --timer: a timer running "
+        "--check every 5 minutes instead)",
+    )
+    mode.add_argument(
+        "--uninstall-service",
+        action="store_true",
+        help="stop and remove the systemd user service or timer (config and state stay)",
+    )
+    parser.add_argument(
+        "--timer",
+        action="store_true",
+        help="with --install-service: install the timer instead of the service",
     )
     parser.add_argument(
         "--json",
@@ -83,17 +104,29 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     parser = build_parser()
     args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
-    _configure_logging(args.verbose)
     misuse = _misuse(args)
     if misuse:
         parser.print_usage(sys.stderr)
         print(f"grok-usage-watcher: {misuse}", file=sys.stderr)
         return EXIT_USAGE
-    if not (args.status or args.check or args.test_notify):
-        # The background service arrives later; until then a bare run explains itself.
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
+    if not (
+        args.status
+        or args.check
+        or args.test_notify
+        or args.install_service
+        or args.uninstall_service
+    ):
+        from watcher.service import run_service
+
+        return run_service(args.config, args.state, env, args.verbose)
+    configure_command_logging(args.verbose)
     try:
+        if args.install_service or args.uninstall_service:
+            from watcher.units import install_units, uninstall_units
+
+            if args.install_service:
+                return install_units(env, timer=args.timer, config=args.config, state=args.state)
+            return uninstall_units(env)
         if args.check:
             return _run_check(args, env)
         if args.test_notify:
@@ -142,6 +175,8 @@ def _misuse(args: argparse.Namespace) -> str | None:
         return "--json goes with --status or --check"
     if args.dry_run and not args.check:
         return "--dry-run goes with --check"
+    if args.timer and not args.install_service:
+        return "--timer goes with --install-service"
     return None
 
 
@@ -203,20 +238,6 @@ def _run_test_notify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         all_ok &= outcome.ok
         print(test_notify_line(target, outcome))
     return EXIT_OK if all_ok else EXIT_FAILED
-
-
-def _configure_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("grok-usage-watcher: %(message)s"))
-    log.handlers[:] = [handler]
-    log.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    log.propagate = False
-    # Apprise's own log lines may quote service URLs: its failure reasons reach the user
-    # through our per-target lines, redacted, never through its logger.
-    apprise_log = logging.getLogger("apprise")
-    apprise_log.setLevel(logging.WARNING)
-    apprise_log.handlers[:] = [logging.NullHandler()]
-    apprise_log.propagate = False
 
 
 if __name__ == "__main__":

@@ -66,6 +66,33 @@ def load_targets(settings: NotifySettings, environ: Mapping[str, str]) -> list[T
     return _with_chains(targets)
 
 
+def describe_configured(settings: NotifySettings) -> str:
+    """The targets by scheme and routing, for the service's start line: without Apprise (it
+    would cost every start 0.2 s), so no URL is shown, masked or not."""
+    if not configured(settings):
+        return (
+            "none configured: alerts are printed here and, when a desktop session bus is "
+            "reachable, shown on the desktop"
+        )
+    parts = []
+    for line in settings.urls:
+        match = _TAG_PREFIX.match(line)
+        url = match.group("url") if match else line.strip()
+        tags = {t.strip().lower() for t in match.group("tags").split(",")} if match else set()
+        routing = [ROUTING_TAGS[t] for t in tags if t in ROUTING_TAGS]
+        scheme = url.partition("://")[0].lower() if "://" in url else "?"
+        parts.append(f"{scheme}:// ({_ROUTING_WORDS[min(routing) if routing else Severity.INFO]})")
+    parts.extend(f"Apprise config {path}" for path in settings.config)
+    return ", ".join(parts)
+
+
+_ROUTING_WORDS = {
+    Severity.INFO: "every alert",
+    Severity.WARNING: "warning and critical",
+    Severity.CRITICAL: "critical only",
+}
+
+
 def fallback_targets(environ: Mapping[str, str]) -> list[Target]:
     """No target configured: print (cron mail and the journal carry it) and, when a desktop
     session is reachable, a desktop notification."""

@@ -1,0 +1,75 @@
+"""What the service tells the journal and `systemctl status` about each check. Pure.
+
+The journal stays readable: a check earns an info line only when something changed -- an
+alert was sent (or failed to be), an error began or ended, usage moved 5 points or more since
+the last line that said it. Everything else is a debug line (shown with -v). The STATUS= text
+is always the latest reading or error.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, NamedTuple
+
+from watcher.model import Reading
+from watcher.report import summary_line
+from watcher.status import format_local_time, whole_percent
+
+if TYPE_CHECKING:
+    from watcher.check import CheckReport
+
+NOTABLE_MOVE = 5.0  # percentage points
+
+
+class Logged(NamedTuple):
+    """What the journal last heard: the usage it was told, the error going on."""
+
+    percent: float | None = None
+    error: str | None = None
+
+
+class CheckLine(NamedTuple):
+    level: int
+    text: str
+    status: str  # for STATUS=
+    logged: Logged
+
+
+def describe_check(
+    outcome: CheckReport | str, logged: Logged, now: datetime, local: tzinfo | None = None
+) -> CheckLine:
+    """`outcome` is the check's report, or the one-line message of a check that could not run
+    at all (state locked too long, config vanished)."""
+    if isinstance(outcome, str):
+        return _error(outcome, logged)
+    observation = outcome.observation
+    if not isinstance(observation, Reading):
+        line = _error(observation.message, logged)
+        if outcome.outcomes:  # an outage alert went out (or failed to): worth a line
+            line = line._replace(level=max(line.level, _delivery_level(outcome)))
+            line = line._replace(text=summary_line(outcome, now))
+        return line
+    usage = observation.usage
+    text = summary_line(outcome, now)
+    status = f"{whole_percent(usage.percent_used)}% used"
+    if usage.period.end is not None:
+        status += f", resets {format_local_time(usage.period.end, now, local)}"
+    moved = logged.percent is None or abs(usage.percent_used - logged.percent) >= NOTABLE_MOVE
+    notable = moved or logged.error is not None or bool(outcome.outcomes)
+    if logged.error is not None:
+        text = f"usage read again: {text}"
+    level = max(logging.INFO, _delivery_level(outcome)) if notable else logging.DEBUG
+    percent = usage.percent_used if notable else logged.percent
+    return CheckLine(level, text, status, Logged(percent, None))
+
+
+def _error(message: str, logged: Logged) -> CheckLine:
+    begun = message != logged.error
+    level = logging.WARNING if begun else logging.DEBUG
+    return CheckLine(level, message, message, logged._replace(error=message))
+
+
+def _delivery_level(report: CheckReport) -> int:
+    failed = any(o.attempted and not o.ok for o in report.outcomes.values())
+    return logging.WARNING if failed else logging.INFO
