@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     configure_command_logging(args.verbose)
     try:
         if args.install_service or args.uninstall_service:
-            from watcher.units import install_units, uninstall_units
+            from watcher.install import install_units, uninstall_units
 
             if args.install_service:
                 return install_units(env, timer=args.timer, config=args.config, state=args.state)

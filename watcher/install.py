@@ -1,0 +1,211 @@
+"""`--install-service [--timer]` and `--uninstall-service`: the shipped systemd units, put
+where the user's systemd looks, pointing at the command that is actually installed.
+
+The service and the timer are two ways to do the same watching: installing one disables the
+other, so checks never double. Where systemctl or a user manager is missing, the exact
+commands are printed instead (exit 1).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+
+from watcher.files import replace_atomically
+
+COMMAND = "grok-usage-watcher"
+SERVICE = "grok-usage-watcher.service"
+CHECK_SERVICE = "grok-usage-watcher-check.service"
+TIMER = "grok-usage-watcher-check.timer"
+SHIPPED_EXEC = "%h/.local/bin/grok-usage-watcher"
+ALL_UNITS = (SERVICE, CHECK_SERVICE, TIMER)
+
+Runner = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
+
+
+def shipped_unit(name: str) -> str:
+    try:  # installed: systemd/ ships in the wheel as the package data of watcher.units
+        return resources.files("watcher.units").joinpath(name).read_text(encoding="utf-8")
+    except ModuleNotFoundError:  # an editable install or a checkout: the repository's own
+        return (Path(__file__).resolve().parent.parent / "systemd" / name).read_text("utf-8")
+
+
+def user_unit_dir(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_CONFIG_HOME") or str(_home(environ) / ".config")
+    return Path(base) / "systemd" / "user"
+
+
+def command_line(environ: Mapping[str, str], argv0: str | None = None) -> list[str]:
+    """How systemd should start this program: by its stable path on PATH (pipx's
+    ~/.local/bin link) when that is the program running, not by a path inside a virtualenv
+    that a reinstall or a Python upgrade would break."""
+    argv0 = argv0 if argv0 is not None else sys.argv[0]
+    running = Path(argv0)
+    on_path = shutil.which(COMMAND, path=environ.get("PATH"))
+    if on_path and (not _is_command(running) or _same_file(Path(on_path), running)):
+        return [str(Path(on_path).absolute())]
+    if _is_command(running):
+        return [str(running.absolute())]
+    return [sys.executable, "-m", "watcher"]  # run as `python -m watcher`, nothing on PATH
+
+
+def exec_start(command: Sequence[str], environ: Mapping[str, str], extra: Sequence[str]) -> str:
+    """An ExecStart= value: shell-style quoting, systemd's specifiers ("%") and variables
+    ("$") escaped, and the home directory as %h so the line stays right if it moves."""
+    home = str(_home(environ))
+    words = []
+    for index, word in enumerate([*command, *extra]):
+        text = _escape(shlex.quote(word))
+        if index == 0 and shlex.quote(word) == word and word.startswith(home + "/"):
+            text = "%h" + text[len(_escape(home)) :]
+        words.append(text)
+    return " ".join(words)
+
+
+def _escape(text: str) -> str:
+    return text.replace("%", "%%").replace("$", "$$")
+
+
+def render_unit(name: str, exec_line: str) -> str:
+    """The shipped unit with ExecStart pointing at `exec_line` (its arguments kept)."""
+    lines = []
+    for line in shipped_unit(name).splitlines():
+        if line.startswith("ExecStart=" + SHIPPED_EXEC):
+            line = "ExecStart=" + exec_line + line[len("ExecStart=" + SHIPPED_EXEC) :]
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def install_units(
+    environ: Mapping[str, str],
+    *,
+    timer: bool,
+    config: Path | None = None,
+    state: Path | None = None,
+    run: Runner | None = None,
+    argv0: str | None = None,
+) -> int:
+    from watcher.state_file import default_state_path
+
+    unit_dir = user_unit_dir(environ)
+    extra = []
+    if config is not None:
+        extra += ["--config", str(config.absolute())]
+    if state is not None:
+        extra += ["--state", str(state.absolute())]
+    exec_line = exec_start(command_line(environ, argv0), environ, extra)
+    wanted = (CHECK_SERVICE, TIMER) if timer else (SERVICE,)
+    unit_dir.mkdir(parents=True, exist_ok=True)
+    for name in wanted:
+        replace_atomically(unit_dir / name, render_unit(name, exec_line))
+        print(f"wrote {unit_dir / name}")
+    # The hardening drop-in keeps the state directory writable only if it exists.
+    (state or default_state_path(environ)).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    start = TIMER if timer else SERVICE
+    other = SERVICE if timer else TIMER
+    commands = [["systemctl", "--user", "daemon-reload"]]
+    if (unit_dir / other).exists():
+        commands.append(["systemctl", "--user", "disable", "--now", other])
+    commands.append(["systemctl", "--user", "enable", "--now", start])
+    if not _run_all(commands, environ, run):
+        return 1
+    unit = "grok-usage-watcher-check" if timer else "grok-usage-watcher"
+    print(
+        f"{start} is enabled and started; it runs `{exec_line}`.\n"
+        f"  status: systemctl --user status {start}\n"
+        f"  log:    journalctl --user -u {unit} -f\n"
+        "To keep watching while logged out: loginctl enable-linger"
+    )
+    return 0
+
+
+def uninstall_units(environ: Mapping[str, str], *, run: Runner | None = None) -> int:
+    from watcher.config import default_config_path
+    from watcher.state_file import default_state_path
+
+    unit_dir = user_unit_dir(environ)
+    installed = [name for name in ALL_UNITS if (unit_dir / name).exists()]
+    if not installed:
+        print(f"nothing to remove: no grok-usage-watcher unit in {unit_dir}")
+        return 0
+    startable = [name for name in installed if name != CHECK_SERVICE]
+    managed = _run_all([["systemctl", "--user", "disable", "--now", *startable]], environ, run)
+    if not managed:
+        # No user manager to ask: nothing of ours runs, and disabling is only removing the
+        # links that `enable` made, which needs no manager.
+        for link in unit_dir.glob("*.wants/*"):
+            if link.name in installed and link.is_symlink():
+                link.unlink()
+                print(f"removed {link}")
+    for name in installed:
+        (unit_dir / name).unlink()
+        print(f"removed {unit_dir / name}")
+    if managed:
+        _run_all([["systemctl", "--user", "daemon-reload"]], environ, run)
+    print(
+        "Left in place: the config "
+        f"({default_config_path(environ)}), the state ({default_state_path(environ).parent}) "
+        "and your Grok login."
+    )
+    drop_ins = [unit_dir / f"{name}.d" for name in installed if (unit_dir / f"{name}.d").exists()]
+    if drop_ins:
+        print("Also left: your drop-in directories " + ", ".join(str(d) for d in drop_ins))
+    return 0
+
+
+def _run_all(commands: list[list[str]], environ: Mapping[str, str], run: Runner | None) -> bool:
+    """Run each command; on the first that cannot run, print it and the rest to do by hand."""
+    if run is None:
+        if shutil.which("systemctl", path=environ.get("PATH")) is None:
+            _print_by_hand("systemctl is not installed here", commands)
+            return False
+        run = _subprocess_runner(environ)
+    for index, command in enumerate(commands):
+        try:
+            result = run(command)
+        except OSError as exc:
+            _print_by_hand(f"cannot run systemctl: {exc.strerror or exc}", commands[index:])
+            return False
+        if result.returncode != 0:
+            reason = (result.stderr or result.stdout or "").strip().splitlines()
+            why = reason[-1] if reason else f"exit code {result.returncode}"
+            _print_by_hand(f"`{shlex.join(command)}` failed: {why}", commands[index:])
+            return False
+    return True
+
+
+def _print_by_hand(reason: str, commands: list[list[str]]) -> None:
+    print(f"{reason}. To finish, run (with a user manager, i.e. in your login session):")
+    for command in commands:
+        print(f"  {shlex.join(command)}")
+
+
+def _subprocess_runner(environ: Mapping[str, str]) -> Runner:
+    def run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            list(command), env=dict(environ), capture_output=True, text=True, timeout=60
+        )
+
+    return run
+
+
+def _is_command(path: Path) -> bool:
+    return path.name == COMMAND and path.is_file() and os.access(path, os.X_OK)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _home(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("HOME") or Path.home())
