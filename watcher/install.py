@@ -114,7 +114,9 @@ def install_units(
     if (unit_dir / other).exists():
         commands.append(["systemctl", "--user", "disable", "--now", other])
     commands.append(["systemctl", "--user", "enable", "--now", start])
-    if not _run_all(commands, environ, run):
+    failure = _run_all(commands, environ, run)
+    if failure is not None:
+        _print_by_hand(*failure)
         return 1
     unit = "grok-usage-watcher-check" if timer else "grok-usage-watcher"
     print(
@@ -136,10 +138,15 @@ def uninstall_units(environ: Mapping[str, str], *, run: Runner | None = None) ->
         print(f"nothing to remove: no grok-usage-watcher unit in {unit_dir}")
         return 0
     startable = [name for name in installed if name != CHECK_SERVICE]
-    managed = _run_all([["systemctl", "--user", "disable", "--now", *startable]], environ, run)
-    if not managed:
-        # No user manager to ask: nothing of ours runs, and disabling is only removing the
-        # links that `enable` made, which needs no manager.
+    failure = _run_all([["systemctl", "--user", "disable", "--now", *startable]], environ, run)
+    managed = failure is None
+    if failure is not None:
+        # No user manager to ask. Disabling is only removing the links `enable` made, which
+        # needs none; stopping needs the session where a copy may run.
+        print(
+            f"{failure[0]}. Removing the files and links here; if the service or timer runs "
+            f"in your login session, stop it there: systemctl --user stop {' '.join(startable)}"
+        )
         for link in unit_dir.glob("*.wants/*"):
             if link.name in installed and link.is_symlink():
                 link.unlink()
@@ -160,25 +167,25 @@ def uninstall_units(environ: Mapping[str, str], *, run: Runner | None = None) ->
     return 0
 
 
-def _run_all(commands: list[list[str]], environ: Mapping[str, str], run: Runner | None) -> bool:
-    """Run each command; on the first that cannot run, print it and the rest to do by hand."""
+def _run_all(
+    commands: list[list[str]], environ: Mapping[str, str], run: Runner | None
+) -> tuple[str, list[list[str]]] | None:
+    """Run each command. None when all succeeded; else why one could not, and the commands
+    left to do (it included)."""
     if run is None:
         if shutil.which("systemctl", path=environ.get("PATH")) is None:
-            _print_by_hand("systemctl is not installed here", commands)
-            return False
+            return "systemctl is not installed here", commands
         run = _subprocess_runner(environ)
     for index, command in enumerate(commands):
         try:
             result = run(command)
         except OSError as exc:
-            _print_by_hand(f"cannot run systemctl: {exc.strerror or exc}", commands[index:])
-            return False
+            return f"cannot run systemctl: {exc.strerror or exc}", commands[index:]
         if result.returncode != 0:
             reason = (result.stderr or result.stdout or "").strip().splitlines()
             why = reason[-1] if reason else f"exit code {result.returncode}"
-            _print_by_hand(f"`{shlex.join(command)}` failed: {why}", commands[index:])
-            return False
-    return True
+            return f"`{shlex.join(command)}` failed: {why}", commands[index:]
+    return None
 
 
 def _print_by_hand(reason: str, commands: list[list[str]]) -> None:
