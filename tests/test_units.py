@@ -1,0 +1,278 @@
+"""The shipped systemd units and --install-service / --uninstall-service.
+
+The units are checked by systemd's own tools (`systemd-analyze verify` and `security`); the
+install commands run against a stand-in `systemctl` on PATH that records what it was asked,
+since no user manager runs here (CI has no systemd as PID 1)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from watcher.cli import main
+from watcher.install import (
+    ALL_UNITS,
+    CHECK_SERVICE,
+    SERVICE,
+    TIMER,
+    command_line,
+    exec_start,
+    shipped_unit,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+UNITS = [*ALL_UNITS]
+
+
+def analyze_env(tmp_path: Path) -> dict[str, str]:
+    """A home whose ~/.local/bin holds the command (verify checks ExecStart exists) and a
+    runtime directory, which `systemd-analyze --user` needs even offline."""
+    home = tmp_path / "home"
+    (home / ".local" / "bin").mkdir(parents=True)
+    command = home / ".local" / "bin" / "grok-usage-watcher"
+    command.write_text("#!/bin/sh\n")
+    command.chmod(0o755)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    return {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)}
+
+
+def analyze(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("needs systemd-analyze (apt install systemd); .ci/run installs it")
+    return subprocess.run(
+        ["systemd-analyze", *argv], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("name", UNITS)
+def test_systemd_analyze_verify_prints_nothing(tmp_path, name):
+    env = analyze_env(tmp_path)
+    unit = tmp_path / name
+    unit.write_text(shipped_unit(name))
+    if name in (CHECK_SERVICE, TIMER):  # the timer verifies the unit it starts
+        for other in (CHECK_SERVICE, TIMER):
+            (tmp_path / other).write_text(shipped_unit(other))
+    result = analyze("verify", "--user", str(unit), env=env)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_the_hardening_drop_in_verifies_and_scores_two_or_less(tmp_path):
+    env = analyze_env(tmp_path)
+    plain = tmp_path / SERVICE
+    plain.write_text(shipped_unit(SERVICE))
+    hardened_dir = tmp_path / "hardened"
+    hardened_dir.mkdir()
+    hardened = hardened_dir / SERVICE
+    hardened.write_text(shipped_unit(SERVICE) + "\n" + shipped_unit("hardening.conf"))
+    assert analyze("verify", "--user", str(hardened), env=env).stderr == ""
+    scores = {}
+    for name, path in (("shipped", plain), ("hardened", hardened)):
+        result = analyze("security", "--user", "--offline=yes", str(path), env=env)
+        match = re.search(r"Overall exposure level for \S+: (\d+\.\d)", result.stdout)
+        assert match, result.stdout + result.stderr
+        scores[name] = float(match.group(1))
+    # The shipped unit: about 6, the offline scorer assuming root's capabilities.
+    assert 5.0 <= scores["shipped"] <= 7.0, scores
+    assert scores["hardened"] <= 2.0, scores
+
+
+def test_the_shipped_units_carry_the_options_asked_for():
+    service = shipped_unit(SERVICE)
+    for line in (
+        "Type=notify",
+        "ExecStart=%h/.local/bin/grok-usage-watcher",
+        "ExecReload=kill -HUP $MAINPID",
+        "Restart=on-failure",
+        "RestartPreventExitStatus=2",
+        "WatchdogSec=30min",
+        "WantedBy=default.target",
+        "NoNewPrivileges=yes",
+        "UMask=0077",
+    ):
+        assert line in service.splitlines(), line
+    assert "CapabilityBoundingSet" not in "".join(
+        line for line in service.splitlines() if not line.startswith("#")
+    )
+    timer = shipped_unit(TIMER)
+    assert "Persistent=true" in timer and "RandomizedDelaySec=" in timer
+    assert "ExecStart=%h/.local/bin/grok-usage-watcher --check" in shipped_unit(CHECK_SERVICE)
+
+
+# --- --install-service / --uninstall-service ---------------------------------------------------
+
+
+class Systemctl:
+    """A stand-in `systemctl` on PATH: records each call; fails when told to."""
+
+    def __init__(self, directory: Path) -> None:
+        self.log = directory / "systemctl.log"
+        self.script = directory / "systemctl"
+        self.script.write_text(
+            "#!/bin/sh\n"
+            f'echo "$*" >> "{self.log}"\n'
+            'if [ -n "$SYSTEMCTL_FAILS" ]; then\n'
+            '  echo "Failed to connect to bus: No medium found" >&2; exit 1\n'
+            "fi\n"
+        )
+        self.script.chmod(0o755)
+
+    def calls(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+
+@pytest.fixture
+def user(home, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A user with the command on PATH in ~/.local/bin (as pipx puts it) and systemctl."""
+    bin_dir = home.root / ".local" / "bin"
+    bin_dir.mkdir(parents=True)
+    command = bin_dir / "grok-usage-watcher"
+    command.write_text("#!/bin/sh\n")
+    command.chmod(0o755)
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    systemctl = Systemctl(tools)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{tools}:/usr/bin:/bin")
+    monkeypatch.setattr("sys.argv", [str(command)])
+    home.systemctl = systemctl
+    home.unit_dir = home.root / ".config" / "systemd" / "user"
+    return home
+
+
+def install(*argv: str) -> int:
+    return main(list(argv), environ=dict(os.environ))
+
+
+def test_install_service_writes_the_unit_and_enables_it(user, capsys):
+    assert install("--install-service") == 0
+    unit = user.unit_dir / SERVICE
+    text = unit.read_text()
+    assert "ExecStart=%h/.local/bin/grok-usage-watcher\n" in text
+    assert stat.S_IMODE(unit.stat().st_mode) == 0o600
+    assert user.systemctl.calls() == [
+        "--user daemon-reload",
+        f"--user enable --now {SERVICE}",
+    ]
+    out = capsys.readouterr().out
+    assert f"systemctl --user status {SERVICE}" in out
+    assert "journalctl --user -u grok-usage-watcher -f" in out
+    assert "loginctl enable-linger" in out
+    assert (user.root / ".local" / "state" / "grok-usage-watcher").is_dir()
+
+
+def test_the_timer_replaces_the_service_and_the_service_the_timer(user):
+    assert install("--install-service") == 0
+    assert install("--install-service", "--timer") == 0
+    assert (user.unit_dir / TIMER).exists() and (user.unit_dir / CHECK_SERVICE).exists()
+    assert "--check" in (user.unit_dir / CHECK_SERVICE).read_text()
+    assert user.systemctl.calls()[2:] == [
+        "--user daemon-reload",
+        f"--user disable --now {SERVICE}",
+        f"--user enable --now {TIMER}",
+    ]
+    assert install("--install-service") == 0
+    assert user.systemctl.calls()[5:] == [
+        "--user daemon-reload",
+        f"--user disable --now {TIMER}",
+        f"--user enable --now {SERVICE}",
+    ]
+
+
+def test_a_custom_config_and_state_follow_into_the_unit(user, tmp_path):
+    config = tmp_path / "my config.toml"
+    assert install("--install-service", "--config", str(config), "--state", "s.toml") == 0
+    exec_line = next(
+        line
+        for line in (user.unit_dir / SERVICE).read_text().splitlines()
+        if line.startswith("ExecStart=")
+    )
+    assert exec_line == (
+        f"ExecStart=%h/.local/bin/grok-usage-watcher --config '{config}' "
+        f"--state {Path('s.toml').absolute()}"
+    )
+
+
+def test_without_a_user_manager_it_prints_the_commands_and_exits_1(user, capsys, monkeypatch):
+    monkeypatch.setenv("SYSTEMCTL_FAILS", "1")
+    assert install("--install-service", "--timer") == 1
+    out = capsys.readouterr().out
+    assert "`systemctl --user daemon-reload` failed: Failed to connect to bus" in out
+    assert f"  systemctl --user enable --now {TIMER}" in out
+    assert (user.unit_dir / TIMER).exists()
+
+
+def test_without_systemctl_it_prints_the_commands_and_exits_1(user, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(user.root / ".local" / "bin"))
+    assert install("--install-service") == 1
+    out = capsys.readouterr().out
+    assert "systemctl is not installed here. To finish, run" in out
+    assert "  systemctl --user daemon-reload\n" in out
+    assert f"  systemctl --user enable --now {SERVICE}\n" in out
+
+
+def test_uninstall_disables_removes_and_says_what_stays(user, capsys):
+    install("--install-service")
+    capsys.readouterr()
+    assert install("--uninstall-service") == 0
+    assert not (user.unit_dir / SERVICE).exists()
+    assert user.systemctl.calls()[2:] == [
+        f"--user disable --now {SERVICE}",
+        "--user daemon-reload",
+    ]
+    out = capsys.readouterr().out
+    assert "Left in place: the config" in out and "your Grok login" in out
+    assert install("--uninstall-service") == 0
+    assert "nothing to remove" in capsys.readouterr().out
+
+
+def test_uninstall_without_a_user_manager_still_removes_the_links(user, monkeypatch, capsys):
+    install("--install-service")
+    wants = user.unit_dir / "default.target.wants"
+    wants.mkdir()
+    (wants / SERVICE).symlink_to(user.unit_dir / SERVICE)
+    monkeypatch.setenv("SYSTEMCTL_FAILS", "1")
+    assert install("--uninstall-service") == 0
+    assert not (wants / SERVICE).is_symlink()
+    assert not (user.unit_dir / SERVICE).exists()
+    assert f"systemctl --user stop {SERVICE}" in capsys.readouterr().out
+
+
+def test_timer_alone_is_a_usage_error(home, capsys):
+    assert install("--timer") == 2
+    assert "--timer goes with --install-service" in capsys.readouterr().err
+
+
+def test_the_stable_path_on_path_is_preferred_to_a_venv_internal_one(tmp_path):
+    venv_bin = tmp_path / "venvs" / "gw" / "bin"
+    venv_bin.mkdir(parents=True)
+    inside = venv_bin / "grok-usage-watcher"
+    inside.write_text("#!/bin/sh\n")
+    inside.chmod(0o755)
+    local_bin = tmp_path / ".local" / "bin"
+    local_bin.mkdir(parents=True)
+    (local_bin / "grok-usage-watcher").symlink_to(inside)  # what pipx makes
+    env = {"HOME": str(tmp_path), "PATH": f"{local_bin}:/usr/bin"}
+    assert command_line(env, str(inside)) == [str(local_bin / "grok-usage-watcher")]
+    assert exec_start(command_line(env, str(inside)), env, []) == (
+        "%h/.local/bin/grok-usage-watcher"
+    )
+    # Another copy first on PATH is not this program: the running one is named.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "grok-usage-watcher").write_text("#!/bin/sh\n")
+    (other / "grok-usage-watcher").chmod(0o755)
+    env["PATH"] = f"{other}:{local_bin}"
+    assert command_line(env, str(inside)) == [str(inside)]
+
+
+def test_percent_and_dollar_are_escaped_for_systemd(tmp_path):
+    env = {"HOME": "/home/me"}
+    assert exec_start(["/opt/50%/gw"], env, ["--state", "/tmp/$x"]) == (
+        "/opt/50%%/gw --state '/tmp/$$x'"
+    )
