@@ -23,6 +23,8 @@ BILLING = "/billing?format=credits"
 
 class Service:
     def __init__(self, home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        self.stdout_path = tmp_path / "stdout"
+        self.stdout = open(self.stdout_path, "w")  # noqa: SIM115 (closed in stop)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify_path = str(tmp_path / "notify")
         self.notify.bind(self.notify_path)
@@ -30,6 +32,7 @@ class Service:
         self.stderr = open(self.stderr_path, "w")  # noqa: SIM115 (closed in stop)
         status = os.fstat(self.stderr.fileno())
         env = dict(home.env)
+        env.pop("PYTHONUNBUFFERED", None)  # as under systemd: stdout is block-buffered
         env.update(
             NOTIFY_SOCKET=self.notify_path,
             JOURNAL_STREAM=f"{status.st_dev}:{status.st_ino}",
@@ -39,7 +42,7 @@ class Service:
             [sys.executable, "-m", "watcher"],
             env=env,
             cwd=REPO,
-            stdout=subprocess.DEVNULL,
+            stdout=self.stdout,
             stderr=self.stderr,
         )
         self.received: list[str] = []
@@ -74,6 +77,7 @@ class Service:
                 except BlockingIOError:
                     break
             self.stderr.close()
+            self.stdout.close()
             self.notify.close()
 
 
@@ -190,3 +194,17 @@ def test_sigint_stops_it_too_and_a_broken_config_at_start_exits_2(
     broken.stop()
     (line,) = broken.journal()
     assert line.startswith("<3>") and "[schedule] interval: must be at least 10s" in line
+
+
+def test_with_no_target_alerts_reach_the_journal_as_they_happen(ready, grok, tmp_path):
+    ready.write_config(point_at(grok) + '[alerts]\nforecast = false\n[schedule]\ninterval = "1h"\n')
+    grok.routes[BILLING] = Reply(json=pool(55))
+    service = Service(ready, tmp_path)
+    try:
+        service.wait_for_notification("STATUS=55% used")
+        # Still running: what was printed is already out, not sitting in a buffer.
+        printed = service.stdout_path.read_text()
+    finally:
+        assert service.stop() == 0
+    assert printed.startswith("[info] Grok Build: 50% of weekly credits used\n")
+    assert "targets: none configured: alerts are printed here" in service.journal()[0]

@@ -237,7 +237,10 @@ def redact(text: str, target: Target) -> str:
 def send(target: Target, message: Message, out: Any = None) -> Outcome:
     if target.is_print:
         stream = out if out is not None else sys.stdout
-        print(f"[{message.severity.label}] {message.title}\n{message.body}", file=stream)
+        # Flushed: under systemd stdout is a pipe to the journal, block-buffered otherwise.
+        print(
+            f"[{message.severity.label}] {message.title}\n{message.body}", file=stream, flush=True
+        )
         return Outcome(True)
     if target.service is None:
         return Outcome(False, target.problem or "cannot be sent to")
