@@ -14,21 +14,16 @@ Not a test: it prints figures to compare across changes and machines.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.conftest import ENTRY, cli_entry
-from tests.fake_grok import FakeGrok, Reply
-from tests.sinks import WebhookSink
-from tests.test_check import pool
+from fixture import bench_home, default_exe
 
 
 def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
@@ -56,26 +51,11 @@ def summarize(name: str, samples: list[tuple[float, float, int]], floor: float |
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--exe", default=str(Path(sys.executable).with_name("grok-usage-watcher")))
+    parser.add_argument("--exe", default=default_exe())
     args = parser.parse_args()
 
-    server = FakeGrok().start()
-    sink = WebhookSink()
-    server.accepted_tokens.add("access-1")
-    server.routes["/billing?format=credits"] = Reply(json=pool(10))
-    server.routes["/settings"] = Reply(json={"subscription_tier_display": "SuperGrok Heavy"})
-    with tempfile.TemporaryDirectory() as home:
-        root = Path(home)
-        (root / ".grok").mkdir()
-        (root / ".grok" / "auth.json").write_text(json.dumps({ENTRY: cli_entry("access-1")}))
-        config = root / ".config" / "grok-usage-watcher"
-        config.mkdir(parents=True)
-        (config / "config.toml").write_text(
-            f'[grok]\napi_base = "{server.api_base}"\ntoken_url = "{server.token_url}"\n'
-            f'[alerts]\nforecast = false\n[notify]\nurls = ["{sink.url()}"]\n'
-        )
-        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-        env["HOME"] = home
+    with bench_home() as bench:
+        env, root, sink = bench.env, bench.root, bench.sink
         # The same interpreter the command runs on, or the comparison measures two Pythons.
         interpreter = Path(args.exe).read_text(errors="replace").splitlines()[0][2:].strip()
 
@@ -95,15 +75,13 @@ def main() -> None:
             [measure([args.exe, "--check"], env) for _ in range(args.runs)],
             floor,
         )
-        server.routes["/billing?format=credits"] = Reply(json=pool(55))
+        bench.serve(55)
         one_alert = []
         for run in range(args.runs):
             state = root / f"fresh-{run}.toml"  # a fresh state: the 50 % alert is due
             one_alert.append(measure([args.exe, "--check", "--state", str(state)], env))
         summarize("--check, sending one alert", one_alert, floor)
         print(f"(webhook sink received {len(sink.received)} alerts in {args.runs} runs)")
-    server.stop()
-    sink.stop()
 
 
 if __name__ == "__main__":

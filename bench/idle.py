@@ -14,23 +14,17 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import os
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.conftest import ENTRY, cli_entry
-from tests.fake_grok import FakeGrok, Reply
-from tests.sinks import WebhookSink
-from tests.test_check import pool
+from fixture import bench_home, default_exe
 
 BILLING = "/v1/billing?format=credits"
 
@@ -57,29 +51,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--interval", type=int, default=10, help="seconds; at least 10")
-    parser.add_argument("--exe", default=str(Path(sys.executable).with_name("grok-usage-watcher")))
+    parser.add_argument("--exe", default=default_exe())
     args = parser.parse_args()
 
-    server = FakeGrok().start()
-    sink = WebhookSink()
-    server.accepted_tokens.add("access-1")
-    server.routes["/billing?format=credits"] = Reply(json=pool(10))
-    server.routes["/settings"] = Reply(json={"subscription_tier_display": "SuperGrok Heavy"})
-    with tempfile.TemporaryDirectory() as home:
-        root = Path(home)
-        (root / ".grok").mkdir()
-        (root / ".grok" / "auth.json").write_text(json.dumps({ENTRY: cli_entry("access-1")}))
-        config = root / ".config" / "grok-usage-watcher"
-        config.mkdir(parents=True)
-        (config / "config.toml").write_text(
-            f'[grok]\napi_base = "{server.api_base}"\ntoken_url = "{server.token_url}"\n'
-            f'[alerts]\nforecast = false\n[notify]\nurls = ["{sink.url()}"]\n'
-            f'[schedule]\ninterval = "{args.interval}s"\n'
-        )
-        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-        env["HOME"] = home
+    with bench_home(f'[schedule]\ninterval = "{args.interval}s"\n') as bench:
+        server, sink = bench.server, bench.sink
         process = subprocess.Popen(
-            [args.exe], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [args.exe], env=bench.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         samples: list[tuple[float, float, int, float]] = []
         stop = threading.Event()
@@ -98,7 +76,7 @@ def main() -> None:
             if checks >= 3 and rss_before is None:
                 time.sleep(1.0)  # let the third check finish
                 rss_before = samples[-1][3]
-                server.routes["/billing?format=credits"] = Reply(json=pool(55))  # one alert
+                bench.serve(55)  # one alert
             time.sleep(0.2)
         stop.set()
         thread.join()
@@ -106,8 +84,7 @@ def main() -> None:
         process.wait(timeout=10)
         check_times = [r.at for r in server.requests_to(BILLING)]
         rss_after = max(s[3] for s in samples)
-    server.stop()
-    sink.stop()
+        alerts = len(sink.received)
 
     # Idle windows: from 1.5 s after a check began (it has finished) to 0.3 s before the next.
     idle_cpu = idle_switches = idle_seconds = 0.0
@@ -145,7 +122,7 @@ def main() -> None:
         f"drift: each check {statistics.median(late) * 1000:.0f} ms later than the previous "
         f"+ interval (median; max {max(late) * 1000:.0f} ms), {total_drift:.2f} s over the run"
     )
-    print(f"(webhook sink received {len(sink.received)} alert(s))")
+    print(f"(webhook sink received {alerts} alert(s))")
 
 
 if __name__ == "__main__":
