@@ -313,3 +313,11 @@ def test_a_dry_run_never_moves_a_corrupt_state_aside(watching, sink, run):
     assert path.read_text() == "version = 1\n[period\n"
     assert list(path.parent.glob("state.toml.corrupt-*")) == []
     assert sink.received == []
+
+
+def test_a_state_directory_that_cannot_be_made_is_one_line_and_exit_1(watching, run, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    result = run("--check", "--state", str(blocker / "state.toml"))
+    assert result.code == 1
+    assert result.err == f"{blocker}: cannot make the state directory: not a directory\n"

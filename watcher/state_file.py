@@ -83,11 +83,19 @@ def load_state(path: Path, now: datetime, move_aside: bool = True) -> tuple[Stat
 def save_state(path: Path, state: State) -> None:
     import tomli_w  # only a check that saves pays for it; --status never does
 
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _make_state_directory(path)
     try:
         replace_atomically(path, tomli_w.dumps(encode_state(state)))
     except OSError as exc:
         raise StateError(f"{path}: cannot write the state file: {exc.strerror or exc}") from None
+
+
+def _make_state_directory(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        reason = "not a directory" if isinstance(exc, FileExistsError) else exc.strerror or exc
+        raise StateError(f"{path.parent}: cannot make the state directory: {reason}") from None
 
 
 @contextlib.contextmanager
@@ -97,7 +105,7 @@ def state_lock(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[None]:
     """One check at a time: a second one waits for the first, then gives up with a message."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _make_state_directory(path)
     lock_path = path.with_name(path.name + ".lock")
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
