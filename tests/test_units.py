@@ -276,3 +276,12 @@ def test_percent_and_dollar_are_escaped_for_systemd(tmp_path):
     assert exec_start(["/opt/50%/gw"], env, ["--state", "/tmp/$x"]) == (
         "/opt/50%%/gw --state '/tmp/$$x'"
     )
+
+
+def test_a_unit_directory_that_cannot_be_written_is_one_line_and_exit_1(user, capsys):
+    (user.root / ".config").mkdir(parents=True, exist_ok=True)
+    (user.root / ".config" / "systemd").write_text("")  # a file where a directory must be
+    assert install("--install-service") == 1
+    err = capsys.readouterr().err
+    assert err == f"{user.unit_dir}: cannot write: Not a directory\n", err
+    assert user.systemctl.calls() == []

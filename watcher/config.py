@@ -59,9 +59,13 @@ class Config(NamedTuple):
     source: Path | None = None  # the file read, None when running on defaults
 
 
+def config_home(environ: Mapping[str, str]) -> Path:
+    """$XDG_CONFIG_HOME, else ~/.config: where this config and the user's systemd units live."""
+    return Path(environ.get("XDG_CONFIG_HOME") or home_directory(environ) / ".config")
+
+
 def default_config_path(environ: Mapping[str, str]) -> Path:
-    base = environ.get("XDG_CONFIG_HOME") or str(_home(environ) / ".config")
-    return Path(base) / "grok-usage-watcher" / "config.toml"
+    return config_home(environ) / "grok-usage-watcher" / "config.toml"
 
 
 def load_config(explicit_path: Path | None, environ: Mapping[str, str]) -> Config:
@@ -262,11 +266,11 @@ def _suggest(word: str, known: Mapping[str, object]) -> str:
 
 def _expand_home(text: str, environ: Mapping[str, str]) -> Path:
     if text == "~" or text.startswith("~/"):
-        return _home(environ) / text[2:]
+        return home_directory(environ) / text[2:]
     return Path(text)
 
 
-def _home(environ: Mapping[str, str]) -> Path:
+def home_directory(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("HOME") or Path.home())
 
 

@@ -13,10 +13,12 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
+from watcher.config import config_home, home_directory
+from watcher.errors import WatcherError
 from watcher.files import replace_atomically
 
 COMMAND = "grok-usage-watcher"
@@ -25,8 +27,6 @@ CHECK_SERVICE = "grok-usage-watcher-check.service"
 TIMER = "grok-usage-watcher-check.timer"
 SHIPPED_EXEC = "%h/.local/bin/grok-usage-watcher"
 ALL_UNITS = (SERVICE, CHECK_SERVICE, TIMER)
-
-Runner = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
 
 
 def shipped_unit(name: str) -> str:
@@ -37,8 +37,7 @@ def shipped_unit(name: str) -> str:
 
 
 def user_unit_dir(environ: Mapping[str, str]) -> Path:
-    base = environ.get("XDG_CONFIG_HOME") or str(_home(environ) / ".config")
-    return Path(base) / "systemd" / "user"
+    return config_home(environ) / "systemd" / "user"
 
 
 def command_line(environ: Mapping[str, str], argv0: str | None = None) -> list[str]:
@@ -58,7 +57,7 @@ def command_line(environ: Mapping[str, str], argv0: str | None = None) -> list[s
 def exec_start(command: Sequence[str], environ: Mapping[str, str], extra: Sequence[str]) -> str:
     """An ExecStart= value: shell-style quoting, systemd's specifiers ("%") and variables
     ("$") escaped, and the home directory as %h so the line stays right if it moves."""
-    home = str(_home(environ))
+    home = str(home_directory(environ))
     words = []
     for index, word in enumerate([*command, *extra]):
         text = _escape(shlex.quote(word))
@@ -88,7 +87,6 @@ def install_units(
     timer: bool,
     config: Path | None = None,
     state: Path | None = None,
-    run: Runner | None = None,
     argv0: str | None = None,
 ) -> int:
     from watcher.state_file import default_state_path
@@ -101,12 +99,17 @@ def install_units(
         extra += ["--state", str(state.absolute())]
     exec_line = exec_start(command_line(environ, argv0), environ, extra)
     wanted = (CHECK_SERVICE, TIMER) if timer else (SERVICE,)
-    unit_dir.mkdir(parents=True, exist_ok=True)
-    for name in wanted:
-        replace_atomically(unit_dir / name, render_unit(name, exec_line))
-        print(f"wrote {unit_dir / name}")
-    # The hardening drop-in keeps the state directory writable only if it exists.
-    (state or default_state_path(environ)).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        unit_dir.mkdir(parents=True, exist_ok=True)
+        for name in wanted:
+            replace_atomically(unit_dir / name, render_unit(name, exec_line))
+            print(f"wrote {unit_dir / name}")
+        # The hardening drop-in keeps the state directory writable only if it exists.
+        state_dir = (state or default_state_path(environ)).parent
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        where = exc.filename or unit_dir
+        raise WatcherError(f"{where}: cannot write: {exc.strerror or exc}") from None
 
     start = TIMER if timer else SERVICE
     other = SERVICE if timer else TIMER
@@ -114,7 +117,7 @@ def install_units(
     if (unit_dir / other).exists():
         commands.append(["systemctl", "--user", "disable", "--now", other])
     commands.append(["systemctl", "--user", "enable", "--now", start])
-    failure = _run_all(commands, environ, run)
+    failure = _run_all(commands, environ)
     if failure is not None:
         _print_by_hand(*failure)
         return 1
@@ -128,7 +131,7 @@ def install_units(
     return 0
 
 
-def uninstall_units(environ: Mapping[str, str], *, run: Runner | None = None) -> int:
+def uninstall_units(environ: Mapping[str, str]) -> int:
     from watcher.config import default_config_path
     from watcher.state_file import default_state_path
 
@@ -138,7 +141,7 @@ def uninstall_units(environ: Mapping[str, str], *, run: Runner | None = None) ->
         print(f"nothing to remove: no grok-usage-watcher unit in {unit_dir}")
         return 0
     startable = [name for name in installed if name != CHECK_SERVICE]
-    failure = _run_all([["systemctl", "--user", "disable", "--now", *startable]], environ, run)
+    failure = _run_all([["systemctl", "--user", "disable", "--now", *startable]], environ)
     managed = failure is None
     if failure is not None:
         # No user manager to ask. Disabling is only removing the links `enable` made, which
@@ -155,7 +158,7 @@ def uninstall_units(environ: Mapping[str, str], *, run: Runner | None = None) ->
         (unit_dir / name).unlink()
         print(f"removed {unit_dir / name}")
     if managed:
-        _run_all([["systemctl", "--user", "daemon-reload"]], environ, run)
+        _run_all([["systemctl", "--user", "daemon-reload"]], environ)
     print(
         "Left in place: the config "
         f"({default_config_path(environ)}), the state ({default_state_path(environ).parent}) "
@@ -168,17 +171,17 @@ def uninstall_units(environ: Mapping[str, str], *, run: Runner | None = None) ->
 
 
 def _run_all(
-    commands: list[list[str]], environ: Mapping[str, str], run: Runner | None
+    commands: list[list[str]], environ: Mapping[str, str]
 ) -> tuple[str, list[list[str]]] | None:
     """Run each command. None when all succeeded; else why one could not, and the commands
     left to do (it included)."""
-    if run is None:
-        if shutil.which("systemctl", path=environ.get("PATH")) is None:
-            return "systemctl is not installed here", commands
-        run = _subprocess_runner(environ)
+    if shutil.which("systemctl", path=environ.get("PATH")) is None:
+        return "systemctl is not installed here", commands
     for index, command in enumerate(commands):
         try:
-            result = run(command)
+            result = subprocess.run(
+                command, env=dict(environ), capture_output=True, text=True, timeout=60
+            )
         except OSError as exc:
             return f"cannot run systemctl: {exc.strerror or exc}", commands[index:]
         if result.returncode != 0:
@@ -194,15 +197,6 @@ def _print_by_hand(reason: str, commands: list[list[str]]) -> None:
         print(f"  {shlex.join(command)}")
 
 
-def _subprocess_runner(environ: Mapping[str, str]) -> Runner:
-    def run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            list(command), env=dict(environ), capture_output=True, text=True, timeout=60
-        )
-
-    return run
-
-
 def _is_command(path: Path) -> bool:
     return path.name == COMMAND and path.is_file() and os.access(path, os.X_OK)
 
@@ -212,7 +206,3 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve() or os.path.samefile(a, b)
     except OSError:
         return False
-
-
-def _home(environ: Mapping[str, str]) -> Path:
-    return Path(environ.get("HOME") or Path.home())

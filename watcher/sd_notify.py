@@ -31,10 +31,6 @@ class Notifier:
     def from_environ(cls, environ: Mapping[str, str]) -> Notifier:
         return cls(environ.get("NOTIFY_SOCKET"), watchdog_seconds_from(environ))
 
-    @property
-    def enabled(self) -> bool:
-        return self._socket is not None
-
     def send(self, *fields: str) -> None:
         if self._socket is None or self._address is None:
             return
@@ -63,11 +59,6 @@ class Notifier:
     def watchdog(self) -> None:
         if self.watchdog_seconds is not None:
             self.send("WATCHDOG=1")
-
-    def close(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
 
 
 def watchdog_seconds_from(environ: Mapping[str, str]) -> float | None:

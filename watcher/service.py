@@ -124,10 +124,6 @@ class Loop:
         self._last_check = monotonic()
         self._job = self._scheduler.every(interval).seconds.do(self._run_check)
 
-    @property
-    def interval(self) -> float:
-        return self._interval
-
     def run(self) -> None:
         self._job.run()  # one check at start; `schedule` plans the next from its end
         while not self._flags.stop:

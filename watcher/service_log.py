@@ -47,8 +47,8 @@ def describe_check(
     if not isinstance(observation, Reading):
         line = _error(observation.message, logged)
         if outcome.outcomes:  # an outage alert went out (or failed to): worth a line
-            line = line._replace(level=max(line.level, _delivery_level(outcome)))
-            line = line._replace(text=summary_line(outcome, now))
+            level = max(line.level, _delivery_level(outcome))
+            line = line._replace(level=level, text=summary_line(outcome, now))
         return line
     usage = observation.usage
     text = summary_line(outcome, now)

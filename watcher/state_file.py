@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from watcher.config import home_directory
 from watcher.errors import WatcherError
 from watcher.files import replace_atomically
 from watcher.model import (
@@ -48,9 +49,7 @@ class CheckBusy(WatcherError):
 
 
 def default_state_path(environ: Mapping[str, str]) -> Path:
-    base = environ.get("XDG_STATE_HOME") or str(
-        Path(environ.get("HOME") or Path.home()) / ".local" / "state"
-    )
+    base = environ.get("XDG_STATE_HOME") or home_directory(environ) / ".local" / "state"
     return Path(base) / "grok-usage-watcher" / "state.toml"
 
 

@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -49,6 +49,13 @@ def target_id_for(url: str) -> str:
     return hashlib.sha256(url.strip().encode()).hexdigest()[:12]
 
 
+def min_severity(tags: Iterable[str]) -> Severity:
+    """critical -> critical only; warning -> warning and critical; info, untagged, or only
+    other tags -> everything. The most inclusive routing tag wins."""
+    routing = [ROUTING_TAGS[t.strip().lower()] for t in tags if t.strip().lower() in ROUTING_TAGS]
+    return min(routing) if routing else Severity.INFO
+
+
 def configured(settings: NotifySettings) -> bool:
     return bool(settings.urls or settings.config)
 
@@ -78,10 +85,9 @@ def describe_configured(settings: NotifySettings) -> str:
     for line in settings.urls:
         match = _TAG_PREFIX.match(line)
         url = match.group("url") if match else line.strip()
-        tags = {t.strip().lower() for t in match.group("tags").split(",")} if match else set()
-        routing = [ROUTING_TAGS[t] for t in tags if t in ROUTING_TAGS]
+        tags = match.group("tags").split(",") if match else []
         scheme = url.partition("://")[0].lower() if "://" in url else "?"
-        parts.append(f"{scheme}:// ({_ROUTING_WORDS[min(routing) if routing else Severity.INFO]})")
+        parts.append(f"{scheme}:// ({_ROUTING_WORDS[min_severity(tags)]})")
     parts.extend(f"Apprise config {path}" for path in settings.config)
     return ", ".join(parts)
 
@@ -167,15 +173,13 @@ def _from_config_file(apprise: Any, path: Path) -> list[Target]:
 
 def _target(service: Any, target_id: str) -> Target:
     tags = tuple(sorted(service.tags, key=str))
-    names = {str(t).lower() for t in tags}
-    routing = [ROUTING_TAGS[n] for n in names if n in ROUTING_TAGS]
     secret_url = service.url(privacy=False)
     masked = service.url(privacy=True)
     return Target(
         target_id=target_id,
         masked=masked,
         tags=tuple(_tag_label(t) for t in tags),
-        route=Route(target_id, min(routing) if routing else Severity.INFO),
+        route=Route(target_id, min_severity(str(t) for t in tags)),
         service=service,
         secrets=_secret_fragments(secret_url, masked),
     )
