@@ -48,38 +48,55 @@ def cli_entry(
     return entry
 
 
-POOL_BODY = {
-    "config": {
-        "creditUsagePercent": 83.4,
-        "currentPeriod": {
-            "type": "USAGE_PERIOD_TYPE_WEEKLY",
-            "start": "2026-11-20T05:01:00.140114+00:00",
-            "end": "2026-11-27T05:01:00.140114+00:00",
-        },
-        "onDemandCap": {},
-        "isUnifiedBillingUser": True,
-        "billingPeriodStart": "2026-11-01T00:00:00+00:00",
-        "billingPeriodEnd": "2026-12-01T00:00:00+00:00",
-    }
-}
+# Fixture times are relative to one "now", read once when the tests start, never calendar
+# dates: the suite must pass on any date (CI runs it a year ahead too). The pool period is in
+# its sixth day of seven; the monthly meter is half-way through a 30-day period.
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+POOL_START = NOW - timedelta(days=5, hours=3) + timedelta(microseconds=140114)
+POOL_END = POOL_START + timedelta(days=7)
+MONTH_START = (NOW - timedelta(days=15)).replace(hour=0, minute=0)
+MONTH_END = MONTH_START + timedelta(days=30)
 
-MONTHLY_BODY = {
-    "config": {
-        "monthlyLimit": {"val": 60000},
-        "used": {"val": 4277},
-        "onDemandCap": {"val": 0},
-        "billingPeriodStart": "2026-11-01T00:00:00+00:00",
-        "billingPeriodEnd": "2026-12-01T00:00:00+00:00",
-        "history": [
-            {
-                "billingCycle": {"year": 2026, "month": 10},
-                "includedUsed": {"val": 0},
-                "onDemandUsed": {"val": 0},
-                "totalUsed": {"val": 0},
-            }
-        ],
+
+def pool_body(start: datetime, end: datetime, percent: float = 83.4) -> dict[str, Any]:
+    return {
+        "config": {
+            "creditUsagePercent": percent,
+            "currentPeriod": {
+                "type": "USAGE_PERIOD_TYPE_WEEKLY",
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+            },
+            "onDemandCap": {},
+            "isUnifiedBillingUser": True,
+            "billingPeriodStart": MONTH_START.isoformat(),
+            "billingPeriodEnd": MONTH_END.isoformat(),
+        }
     }
-}
+
+
+def monthly_body(start: datetime, end: datetime) -> dict[str, Any]:
+    return {
+        "config": {
+            "monthlyLimit": {"val": 60000},
+            "used": {"val": 4277},
+            "onDemandCap": {"val": 0},
+            "billingPeriodStart": start.isoformat(),
+            "billingPeriodEnd": end.isoformat(),
+            "history": [
+                {
+                    "billingCycle": {"year": 2026, "month": 10},
+                    "includedUsed": {"val": 0},
+                    "onDemandUsed": {"val": 0},
+                    "totalUsed": {"val": 0},
+                }
+            ],
+        }
+    }
+
+
+POOL_BODY = pool_body(POOL_START, POOL_END)
+MONTHLY_BODY = monthly_body(MONTH_START, MONTH_END)
 
 
 @dataclass

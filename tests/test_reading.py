@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import ENTRY, MONTHLY_BODY, POOL_BODY, Home, cli_entry, point_at
+from tests.conftest import ENTRY, MONTHLY_BODY, POOL_BODY, POOL_END, Home, cli_entry, point_at
 from tests.fake_grok import FakeGrok, Reply
 from watcher import __version__
 
@@ -23,7 +23,7 @@ def test_pool_shape_is_read_from_the_credits_endpoint_with_the_seed_headers(read
     document = json.loads(result.out)
     assert document["percent_used"] == 83.4
     assert document["meter"] == "pool"
-    assert document["period"]["end"] == "2026-11-27T05:01:00.140114+00:00"
+    assert document["period"]["end"] == POOL_END.isoformat()
     assert document["plan"] == "SuperGrok Heavy"
     assert document["source"] == "/billing?format=credits"
     (billing,) = grok.requests_to("/v1/billing?format=credits")

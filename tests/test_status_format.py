@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import MONTHLY_BODY, POOL_BODY
+from tests.conftest import monthly_body, pool_body
 from watcher.errors import AuthExpired
 from watcher.status import (
     error_document,
@@ -18,7 +18,12 @@ from watcher.status import (
 )
 from watcher.usage import Period, parse_billing
 
+# Pure formatting with an injected clock: fixed example times read against a fixed NOW.
 NOW = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
+POOL_BODY = pool_body(
+    datetime(2026, 11, 20, 5, 1, 0, 140114, UTC), datetime(2026, 11, 27, 5, 1, 0, 140114, UTC)
+)
+MONTHLY_BODY = monthly_body(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
 
 
 def test_the_pool_lines():

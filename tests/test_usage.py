@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import MONTHLY_BODY, POOL_BODY
+from tests.conftest import MONTH_END, MONTHLY_BODY, POOL_BODY, POOL_END, POOL_START
 from watcher.errors import ResponseChanged
 from watcher.usage import Period, parse_billing, parse_billing_body
 
@@ -25,8 +25,8 @@ def test_the_pool_shape():
     assert usage.percent_used == 83.4
     assert usage.period == Period(
         kind="weekly",
-        start=datetime(2026, 11, 20, 5, 1, 0, 140114, UTC),
-        end=datetime(2026, 11, 27, 5, 1, 0, 140114, UTC),
+        start=POOL_START,
+        end=POOL_END,
     )
     assert (usage.used, usage.limit) == (None, None)
     assert usage.pay_as_you_go_cap == 0
@@ -39,7 +39,7 @@ def test_the_seeds_monthly_shape():
     assert usage.percent_used == 4277 * 100 / 60000
     assert (usage.used, usage.limit) == (4277, 60000)
     assert usage.period.kind == "monthly"
-    assert usage.period.end == datetime(2026, 12, 1, tzinfo=UTC)
+    assert usage.period.end == MONTH_END
     assert usage.pay_as_you_go_cap == 0
 
 
