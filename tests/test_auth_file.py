@@ -14,10 +14,12 @@ from watcher.auth_file import (
     DEFAULT_CLIENT_ID,
     RefreshedTokens,
     default_auth_path,
+    ensure_writable,
     jwt_expiry,
     login_entries,
     write_back,
 )
+from watcher.errors import AuthNotWritable
 
 NEW_EXPIRY = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
 TOKENS = RefreshedTokens("access-new", "refresh-new", "id-new", NEW_EXPIRY)
@@ -129,3 +131,28 @@ def test_no_temporary_file_is_left_behind(tmp_path):
     path = _write(tmp_path, {"a": {"key": "k"}})
     write_back(path, "a", TOKENS)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["auth.json"]
+
+
+def test_a_write_back_that_fails_keeps_the_file_and_says_the_login_may_be_lost(tmp_path, caplog):
+    path = _write(tmp_path, {"a": {"key": "k"}})
+    before = path.read_bytes()
+    # A directory where the temporary file goes: replacing fails for every user, root too.
+    (tmp_path / f".auth.json.{os.getpid()}.tmp").mkdir()
+    assert not write_back(path, "a", TOKENS)
+    assert path.read_bytes() == before
+    assert f"could not be saved to {path} (Is a directory)" in caplog.text
+
+
+def test_the_write_check_leaves_nothing_behind_and_names_what_stops_it(tmp_path):
+    path = _write(tmp_path, {"a": {"key": "k"}})
+    before = path.read_bytes()
+    ensure_writable(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["auth.json"]
+    (tmp_path / f".auth.json.{os.getpid()}.tmp").mkdir()
+    with pytest.raises(AuthNotWritable) as failure:
+        ensure_writable(path)
+    assert failure.value.message == (
+        f"Grok login {path} needs a refresh but cannot be written (Is a directory); "
+        "not refreshing, so the login is kept. Free some space or fix the permissions."
+    )
+    assert path.read_bytes() == before

@@ -13,6 +13,10 @@ import pytest
 
 from tests.conftest import CLIENT_ID, ENTRY, Home, cli_entry, make_jwt, point_at
 from tests.fake_grok import FakeGrok, Grant, Reply
+from watcher.deadline import Deadline
+from watcher.errors import AuthExpired, RefreshNetworkFailure
+from watcher.login import Login, SpentRefreshTokens
+from watcher.transport import Transport
 
 EXPIRED = "Grok auth expired. Run `grok login` again."
 OTHER = "https://accounts.example::other-client"
@@ -174,7 +178,7 @@ def test_a_failing_token_endpoint_is_transient_never_expired(ready, grok, run, s
     result = run("--status")
     assert (result.code, result.err.strip()) == (
         1,
-        f"Grok billing request failed (HTTP {status}). Try again later.",
+        f"Grok login refresh failed (HTTP {status}). Try again later.",
     )
     assert ready.auth_path.read_bytes() == before
 
@@ -184,11 +188,72 @@ def test_an_unreachable_token_endpoint_is_a_network_failure(home, grok, run):
     home.write_config(
         f'[grok]\napi_base = "{grok.api_base}"\ntoken_url = "http://127.0.0.1:9/token"\n'
     )
-    result = run("--status")
-    assert (result.code, result.err.strip()) == (
-        1,
-        "Grok billing request failed. Check your connection.",
+    result = run("--status", "--json")
+    assert result.code == 1
+    assert json.loads(result.out)["error"] == {
+        "kind": "refresh_network",
+        "message": "Grok login refresh failed. Check your connection.",
+    }
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(200, body=b"<html>maintenance</html>"),
+        Reply(200, json=["not", "an", "object"]),
+        Reply(200, json={"token_type": "Bearer"}),  # no access_token
+    ],
+)
+def test_a_token_answer_not_understood_is_worded_as_the_refresh(ready, grok, run, reply):
+    ready.write_auth({ENTRY: cli_entry("access-old", refresh="refresh-1", expires_at=ago())})
+    grok.token_reply = reply
+    before = ready.auth_path.read_bytes()
+    result = run("--status", "--json")
+    assert result.code == 1
+    assert json.loads(result.out)["error"] == {
+        "kind": "refresh_response_changed",
+        "message": "Grok login refresh response changed.",
+    }
+    assert ready.auth_path.read_bytes() == before
+
+
+def _login(home: Home, token_url: str, spent: SpentRefreshTokens) -> Login:
+    deadline = Deadline(30)
+    return Login(
+        auth_path=home.auth_path,
+        token_url=token_url,
+        transport=Transport(0.5, deadline),
+        deadline=deadline,
+        now=lambda: datetime.now(UTC),
+        spent=spent,
     )
+
+
+def test_a_refresh_that_never_connected_leaves_the_token_to_send_again(home, grok):
+    home.write_auth({ENTRY: cli_entry("access-old", refresh="refresh-1", expires_at=ago())})
+    grok.grants["refresh-1"] = Grant("access-new", refresh_token="refresh-2")
+    spent = SpentRefreshTokens()
+    with pytest.raises(RefreshNetworkFailure) as failure:
+        _login(home, "http://127.0.0.1:9/token", spent).credentials()
+    assert failure.value.message == "Grok login refresh failed. Check your connection."
+    assert failure.value.kind == "refresh_network"
+    # Nothing reached a server, so refresh-1 is not spent: the next check sends it.
+    assert _login(home, grok.token_url, spent).credentials().access_token == "access-new"
+    assert len(grok.token_posts()) == 1
+
+
+def test_a_refresh_cut_off_after_sending_never_sends_the_token_again(home, grok):
+    home.write_auth({ENTRY: cli_entry("access-old", refresh="refresh-1", expires_at=ago())})
+    grok.token_reply = Reply(200, json={"access_token": "lost"}, delay=2)  # past the timeout
+    spent = SpentRefreshTokens()
+    with pytest.raises(RefreshNetworkFailure):
+        _login(home, grok.token_url, spent).credentials()
+    grok.token_reply = None
+    grok.grants["refresh-1"] = Grant("access-new", refresh_token="refresh-2")
+    # refresh-1 may have been spent by the server: never sent a second time.
+    with pytest.raises(AuthExpired):
+        _login(home, grok.token_url, spent).credentials()
+    assert len(grok.token_posts()) == 1
 
 
 def test_a_failing_refresh_still_reads_with_a_token_that_has_minutes_left(expiring, grok, run):

@@ -55,7 +55,7 @@ def test_round_trip_is_exact_and_the_file_is_private_and_readable(tmp_path):
     assert load_state(path, NOW) == (state, None)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     text = path.read_text()
-    assert text.startswith("version = 1\n")
+    assert text.startswith("# grok-usage-watcher state (version 2)")
     assert "threshold = 90.0" in text  # a person can see what fired when
     assert sorted(p.name for p in path.parent.iterdir()) == ["state.toml"]
 
@@ -72,7 +72,6 @@ def test_an_empty_only_to_survives_the_round_trip(tmp_path):
     "content",
     [
         "not toml [",
-        "version = 99\n",
         'version = "1"\n',
         "version = 1\n[period]\nfired = [{threshold = 50}]\n",
         "version = 1\nlast_reading_at = 2026-01-01T00:00:00\n",  # no offset
@@ -83,7 +82,7 @@ def test_an_empty_only_to_survives_the_round_trip(tmp_path):
 def test_a_corrupt_or_unknown_file_is_moved_aside_with_one_warning(tmp_path, content):
     path = tmp_path / "state.toml"
     path.write_text(content)
-    state, warning = load_state(path, NOW)
+    state, warning = load_state(path, NOW, own_place=True)  # the default place: ours
     assert state == State()
     assert warning is not None and "\n" not in warning
     assert "moved aside to state.toml.corrupt-20261121T050000" in warning
@@ -139,10 +138,10 @@ def test_a_second_check_waits_for_the_lock_then_gives_up(tmp_path):
         pass  # free again
 
 
-def test_an_unreadable_state_file_is_a_clear_error(tmp_path):
-    from watcher.state_file import StateError
+def test_a_directory_where_the_state_should_be_is_refused(tmp_path):
+    from watcher.state_file import StateRefused
 
     path = tmp_path / "state.toml"
-    path.mkdir()  # a directory where the file should be
-    with pytest.raises(StateError, match="cannot read the state file"):
-        load_state(path, NOW)
+    path.mkdir()
+    with pytest.raises(StateRefused, match="is a directory, not a state file"):
+        load_state(path, NOW, own_place=True)

@@ -40,7 +40,7 @@ def test_the_monthly_lines_in_the_local_zone():
     berlin = timezone(timedelta(hours=1))
     assert format_status(usage, NOW, berlin).splitlines() == [
         "Grok          plan unknown",
-        "Credits used  7%  4,277 of 60,000, resets Tue 1 Dec 01:00 (in 5 d 2 h)",
+        "Credits used  7%  4,277 of 60,000 monthly credits, resets Tue 1 Dec 01:00 (in 5 d 2 h)",
         "Pay as you go Disabled",
     ]
 

@@ -186,6 +186,7 @@ def test_the_timer_replaces_the_service_and_the_service_the_timer(user):
 
 def test_a_custom_config_and_state_follow_into_the_unit(user, tmp_path):
     config = tmp_path / "my config.toml"
+    config.write_text("[alerts]\nthresholds = [75]\n")
     assert install("--install-service", "--config", str(config), "--state", "s.toml") == 0
     exec_line = next(
         line
@@ -284,4 +285,21 @@ def test_a_unit_directory_that_cannot_be_written_is_one_line_and_exit_1(user, ca
     assert install("--install-service") == 1
     err = capsys.readouterr().err
     assert err == f"{user.unit_dir}: cannot write: Not a directory\n", err
+    assert user.systemctl.calls() == []
+
+
+@pytest.mark.parametrize(
+    "config_text", [None, "[alerts\n", "[alerts]\ncolour = 1\n", '[schedule]\ninterval = "1s"\n']
+)
+def test_a_config_that_would_stop_the_unit_at_once_installs_nothing(
+    user, tmp_path, capsys, config_text
+):
+    """A unit started into a config error exits 2 and is never restarted: refuse first."""
+    config = tmp_path / "config.toml"
+    if config_text is not None:
+        config.write_text(config_text)
+    assert install("--install-service", "--config", str(config)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(config) in err
+    assert not user.unit_dir.exists() or list(user.unit_dir.iterdir()) == []
     assert user.systemctl.calls() == []

@@ -22,12 +22,24 @@ from pathlib import Path
 from typing import NamedTuple
 
 from watcher.deadline import Deadline, DeadlineExceeded
-from watcher.errors import LoginBusy, NotLoggedIn
-from watcher.files import replace_atomically
+from watcher.errors import (
+    AuthLockFailed,
+    AuthNotWritable,
+    AuthUnreadable,
+    LoginBusy,
+    NotLoggedIn,
+)
+from watcher.files import probe_replace, remove_stale_temporaries, replace_atomically
 
 DEFAULT_CLIENT_ID = "b1a00492-073a-47ea-816f-4c329264a828"
 LOCK_WAIT_SECONDS = 10.0
 _LOCK_POLL_SECONDS = 0.05
+# A refreshed file is about as long as the one it replaces (new token values of similar
+# length); the margin covers a longer token without probing for far more than is written.
+WRITE_MARGIN_BYTES = 4096
+# A temporary younger than this is left alone even when its pid looks dead: a writer in
+# another pid namespace (a container sharing ~/.grok) may still be about to rename it.
+STALE_TEMPORARY_SECONDS = 60.0
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +78,18 @@ class RefreshedTokens(NamedTuple):
 
 
 def read_auth_document(path: Path) -> dict[str, object]:
-    """The parsed file; anything but a readable JSON object means 'not logged in'."""
+    """The parsed file. No file, or not a JSON object, means 'not logged in'; a file that is
+    there but cannot be read is AuthUnreadable (`grok login` would not fix it)."""
     try:
         raw = path.read_bytes()
-    except OSError as exc:
-        log.debug("cannot read %s: %s", path, exc.strerror or exc)
+    except FileNotFoundError:
+        if path.is_symlink():  # the link itself is there; what it names is not
+            target = os.path.realpath(path)
+            raise AuthUnreadable(path, f"it links to {target}, which does not exist") from None
+        log.debug("%s does not exist", path)
         raise NotLoggedIn() from None
+    except OSError as exc:
+        raise AuthUnreadable(path, _reason(exc)) from None
     try:
         document = json.loads(raw)
     except ValueError:
@@ -81,6 +99,42 @@ def read_auth_document(path: Path) -> dict[str, object]:
         log.debug("%s is not a JSON object", path)
         raise NotLoggedIn()
     return document
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _resolved(path: Path) -> Path:
+    """The file a dotfiles symlink points to: the one that is replaced, with its temporaries
+    beside it. The path itself when it cannot be resolved (a link loop)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path
+
+
+def remove_stale_auth_temporaries(path: Path) -> list[Path]:
+    """Remove what a killed write-back left beside auth.json (it may hold tokens)."""
+    removed = remove_stale_temporaries(_resolved(path), min_age_seconds=STALE_TEMPORARY_SECONDS)
+    for leftover in removed:
+        log.debug("removed %s, left by a process that no longer runs", leftover)
+    return removed
+
+
+def ensure_writable(path: Path) -> None:
+    """Raise AuthNotWritable unless a refreshed login could be written back to `path` now.
+
+    Tries what write_back will do -- the same temporary file, as many bytes, fsynced -- so
+    that a full disk, a quota or a read-only directory stops the refresh before the refresh
+    token is spent, not after, when the rotated login would be lost.
+    """
+    target = _resolved(path)
+    try:
+        size = target.stat().st_size
+        probe_replace(target, size + WRITE_MARGIN_BYTES)
+    except OSError as exc:
+        raise AuthNotWritable(path, _reason(exc)) from None
 
 
 def login_entries(document: Mapping[str, object]) -> list[AuthEntry]:
@@ -177,8 +231,8 @@ def auth_lock(auth_path: Path, deadline: Deadline) -> Iterator[None]:
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        log.debug("cannot open %s: %s", lock_path, exc.strerror or exc)
-        raise LoginBusy() from None
+        # Opening never waits for another holder: this is the file system saying no.
+        raise AuthLockFailed(lock_path, _reason(exc)) from None
     try:
         _wait_for_lock(fd, lock_path, deadline)
         yield
@@ -197,6 +251,8 @@ def _wait_for_lock(fd: int, lock_path: Path, deadline: Deadline) -> None:
                 if time.monotonic() >= give_up_at:
                     break
                 time.sleep(_LOCK_POLL_SECONDS)
+            except OSError as exc:  # e.g. ENOLCK on a network file system: no holder at all
+                raise AuthLockFailed(lock_path, _reason(exc), action="take") from None
     except DeadlineExceeded:
         pass  # the reading ran out of time while waiting: the lock is the reason
     log.debug("%s stayed locked; giving up for this check", lock_path)
@@ -210,7 +266,7 @@ def write_back(path: Path, entry_name: str, tokens: RefreshedTokens) -> bool:
     A file that does not parse is left alone (a writer may be mid-way, retried briefly);
     so is one whose entry vanished (the user logged out meanwhile).
     """
-    target = path.resolve()  # replace the file a dotfiles symlink points to, not the link
+    target = _resolved(path)  # replace the file a dotfiles symlink points to, not the link
     for attempt in range(5):
         try:
             raw = target.read_text(encoding="utf-8")
@@ -229,7 +285,18 @@ def write_back(path: Path, entry_name: str, tokens: RefreshedTokens) -> bool:
         log.warning("the login %s left %s; the refreshed login was not saved", entry_name, path)
         return False
     _apply_tokens(entry, tokens)
-    replace_atomically(target, _dump_like(document, raw))
+    try:
+        replace_atomically(target, _dump_like(document, raw))
+    except OSError as exc:
+        # ensure_writable said it would work; the disk filled or the mode changed since. The
+        # caller still reads with the new token; the user must hear that the login is lost.
+        log.error(
+            "the refreshed login could not be saved to %s (%s); the Grok CLI may need "
+            "`grok login` again",
+            path,
+            _reason(exc),
+        )
+        return False
     return True
 
 

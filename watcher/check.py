@@ -1,10 +1,13 @@
 """One check, the imperative shell around the pure core:
 
-    lock -> load state -> read usage -> evaluate -> deliver what is pending -> record -> save
+    lock -> load state -> read usage -> evaluate -> save -> deliver what is pending -> save
 
-Delivery is at-least-once: the state is saved only after the sends, with each alert marked
-delivered only to the targets Apprise reported successful. A crash before the save repeats
-the check's messages next time; it never loses one.
+Never send what cannot be recorded: the state, with the alerts that are due queued in it, is
+saved before anything is sent; when it cannot be saved, nothing is sent (a one-shot check) --
+or, in the service, which keeps its state in memory, the sends go on and one alert says the
+state is not being saved. After the sends the state is saved again with each alert marked
+delivered only to the targets Apprise reported successful. A crash between the two saves
+repeats at most that check's messages; it never loses one.
 """
 
 from __future__ import annotations
@@ -18,13 +21,22 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
+from watcher import messages
 from watcher.config import Config
 from watcher.critical import critical
-from watcher.evaluate import evaluate
+from watcher.evaluate import evaluate, may_read_monthly_instead
+from watcher.grok_client import MeterPolicy
 from watcher.login import SpentRefreshTokens
-from watcher.model import Alert, Observation, Reading, Rules, State
+from watcher.model import Alert, Observation, PendingAlert, Reading, Rules, State
 from watcher.reading import observe
-from watcher.state_file import load_state, save_state, state_lock
+from watcher.state_file import (
+    StateError,
+    check_ownership,
+    in_own_place,
+    load_state,
+    save_state,
+    state_lock,
+)
 
 if TYPE_CHECKING:  # delivery and targets load only when something is due (see _deliver)
     from watcher.delivery import Message, Outcome
@@ -43,6 +55,8 @@ class CheckReport(NamedTuple):
     plan: Mapping[str, Message] = MappingProxyType({})
     outcomes: Mapping[str, Outcome] = MappingProxyType({})
     dry_run: bool = False
+    save_error: str | None = None  # the state file could not be written: path and reason
+    held: bool = False  # nothing was sent, because the state could not be saved first
 
     @property
     def read_ok(self) -> bool:
@@ -58,7 +72,16 @@ class CheckReport(NamedTuple):
 
     @property
     def ok(self) -> bool:
-        return self.read_ok and not self.failed_targets
+        return self.read_ok and not self.failed_targets and self.save_error is None
+
+
+class Remembered:
+    """The service's state between its checks. While the state file cannot be written, the
+    service goes on from this copy, so that it still alerts once each."""
+
+    def __init__(self) -> None:
+        self.state: State | None = None
+        self.unsaved: str | None = None  # why the last save failed; None while saving works
 
 
 def rules_from(config: Config) -> Rules:
@@ -76,6 +99,13 @@ def plan_is_stale(state: State, now: datetime) -> bool:
     return state.plan_checked_at is None or now - state.plan_checked_at >= PLAN_MAX_AGE
 
 
+def meter_policy(state: State, now: datetime) -> MeterPolicy:
+    return MeterPolicy(
+        pool_answered=state.pool_answered,
+        monthly_instead=may_read_monthly_instead(state, now),
+    )
+
+
 def run_check(
     config: Config,
     state_path: Path,
@@ -86,7 +116,10 @@ def run_check(
     spent: SpentRefreshTokens | None = None,
     print_to: TextIO | None = None,
     lock_wait_seconds: float | None = None,
+    remembered: Remembered | None = None,
 ) -> CheckReport:
+    own_place = in_own_place(state_path, environ)
+    check_ownership(state_path, own_place)  # before a lock or a directory is made beside it
     guard: contextlib.AbstractContextManager[Any]
     if dry_run:
         guard = contextlib.nullcontext()  # writes nothing, so it never waits for a writer
@@ -95,21 +128,54 @@ def run_check(
     else:
         guard = state_lock(state_path, lock_wait_seconds)
     with guard:
-        state, warning = load_state(state_path, clock(), move_aside=not dry_run)
-        if warning:
-            log.warning("%s", warning)
+        if remembered is not None and remembered.unsaved and remembered.state is not None:
+            state = remembered.state  # the file is behind what was sent since
+        else:
+            state, warning = load_state(
+                state_path, clock(), move_aside=not dry_run, own_place=own_place
+            )
+            if warning:
+                log.warning("%s", warning)
         observation = observe(
-            config.grok, with_plan=plan_is_stale(state, clock()), now=clock, spent=spent
+            config.grok,
+            with_plan=plan_is_stale(state, clock()),
+            policy=meter_policy(state, clock()),
+            now=clock,
+            spent=spent,
         )
         evaluation = evaluate(observation, state, rules_from(config), clock())
         state = evaluation.state
         report = CheckReport(observation, evaluation.alerts, state, dry_run=dry_run)
+        if dry_run:
+            return _deliver(report, config, environ, print_to) if state.pending else report
+        first_save = _save(state_path, state)
+        if first_save is not None:
+            report = report._replace(save_error=first_save.message)
+            if remembered is None:
+                return report._replace(held=bool(state.pending))
+            if remembered.unsaved is None:
+                alert = messages.state_alert(str(state_path), first_save.reason, clock())
+                state = state._replace(pending=(*state.pending, PendingAlert(alert)))
+                report = report._replace(state=state, alerts=(*report.alerts, alert))
         if state.pending:
             report = _deliver(report, config, environ, print_to)
-        if not dry_run:
-            with critical():  # a stop waits for the save: no temp file left behind
-                save_state(state_path, report.state)
+            if first_save is None:
+                second_save = _save(state_path, report.state)
+                if second_save is not None:
+                    report = report._replace(save_error=second_save.message)
+        if remembered is not None:
+            remembered.state = report.state
+            remembered.unsaved = report.save_error
     return report
+
+
+def _save(path: Path, state: State) -> StateError | None:
+    try:
+        with critical():  # a stop waits for the save: no temp file left behind
+            save_state(path, state)
+    except StateError as error:
+        return error
+    return None
 
 
 def _deliver(
@@ -120,7 +186,9 @@ def _deliver(
 
     targets = _unique(load_targets(config.notify, environ))
     routes = [t.route for t in targets]
-    plan = plan_messages(report.state.pending, routes)
+    state = _with_current_ids(report.state, targets)
+    report = report._replace(state=state)
+    plan = plan_messages(state.pending, routes)
     if report.dry_run or not plan:
         return report._replace(targets=tuple(targets), plan=plan)
     by_id = {t.target_id: t for t in targets}
@@ -146,3 +214,26 @@ def _unique(targets: list[Target]) -> list[Target]:
             seen.add(target.target_id)
             unique.append(target)
     return unique
+
+
+def _with_current_ids(state: State, targets: list[Target]) -> State:
+    """Delivery records written under a target's former id (an older version identified
+    targets differently) count for the target as it is identified now."""
+    current = {alias: t.target_id for t in targets for alias in getattr(t, "aliases", ())}
+    if not current:
+        return state
+
+    def mapped(ids: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted({current.get(i, i) for i in ids}))
+
+    pending = tuple(
+        p._replace(
+            delivered_to=mapped(p.delivered_to),
+            only_to=None if p.only_to is None else mapped(p.only_to),
+        )
+        for p in state.pending
+    )
+    outage = state.outage
+    if outage is not None:
+        outage = outage._replace(notified=mapped(outage.notified))
+    return state._replace(pending=pending, outage=outage)

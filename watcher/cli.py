@@ -10,18 +10,23 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from watcher import __version__
+from watcher import __version__, critical
+from watcher.critical import StopRequested
 from watcher.errors import ConfigError, WatcherError
 from watcher.logs import configure_command_logging
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_SIGTERM = 128 + signal.SIGTERM
+EXIT_SIGINT = 128 + signal.SIGINT
 
 log = logging.getLogger("watcher")
 
@@ -120,11 +125,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
         return run_service(args.config, args.state, env, args.verbose)
     configure_command_logging(args.verbose)
+    _stop_after_critical_work()
     try:
         if args.install_service or args.uninstall_service:
             from watcher.install import install_units, uninstall_units
 
             if args.install_service:
+                from watcher.config import load_config
+
+                # The unit must not start into a config error and stay down: check first.
+                load_config(args.config, env)
                 return install_units(env, timer=args.timer, config=args.config, state=args.state)
             return uninstall_units(env)
         if args.check:
@@ -132,14 +142,17 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if args.test_notify:
             return _run_test_notify(args, env)
         return _run_status(args, env)
-    except ConfigError as error:  # the one place failures become a line and an exit code
+    except WatcherError as error:  # the one place failures become a line and an exit code
         print(error.message, file=sys.stderr)
-        return EXIT_USAGE
-    except WatcherError as error:
-        print(error.message, file=sys.stderr)
-        return EXIT_FAILED
+        if args.json:
+            from watcher.status import error_document
+
+            print(json.dumps(error_document(error)))
+        return EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILED
+    except StopRequested:
+        return _stopped(EXIT_SIGTERM)
     except KeyboardInterrupt:
-        return 130
+        return _stopped(EXIT_SIGINT)
     except Exception as exc:  # a bug, not a user's mistake: one line, details with -v
         log.debug("unexpected error", exc_info=True)
         print(
@@ -149,19 +162,44 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return EXIT_FAILED
 
 
+def _stop_after_critical_work() -> None:
+    """SIGTERM and Ctrl-C stop a command at once -- but never in the middle of a login
+    write-back or a state save (see critical.py): those finish first."""
+
+    def on_signal(signum: int, frame: object) -> None:
+        critical.interrupt(StopRequested() if signum == signal.SIGTERM else KeyboardInterrupt())
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def _stopped(code: int) -> int:
+    if threading.active_count() > 1:
+        # A send cut short in a worker thread would hold the exit until its own timeout.
+        # Everything that matters is written: the state only ever in a critical block.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
 def _run_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from watcher.check import meter_policy
     from watcher.config import load_config
     from watcher.reading import read
-    from watcher.status import error_document, format_status, status_document
+    from watcher.state_file import default_state_path, in_own_place, load_state
+    from watcher.status import format_status, status_document
 
-    try:
-        config = load_config(args.config, env)
-        usage = read(config.grok).usage
-    except WatcherError as error:
-        print(error.message, file=sys.stderr)
-        if args.json:
-            print(json.dumps(error_document(error)))
-        return EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILED
+    config = load_config(args.config, env)
+    # The state says which meter this login is watched on; --status reads it, never writes it.
+    state_path = args.state or default_state_path(env)
+    state, warning = load_state(
+        state_path, datetime.now(UTC), move_aside=False, own_place=in_own_place(state_path, env)
+    )
+    if warning:
+        log.debug("%s", warning)
+    usage = read(config.grok, policy=meter_policy(state, datetime.now(UTC))).usage
     now = datetime.now(UTC)
     if args.json:
         print(json.dumps(status_document(usage, now)))
@@ -209,6 +247,8 @@ def _run_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         print(summary_line(report, now))
     if not report.read_ok:
         print(report.observation.message, file=sys.stderr)  # type: ignore[union-attr]
+    if report.save_error is not None:
+        print(report.save_error, file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED
 
 

@@ -14,6 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+
+class StopRequested(BaseException):
+    """SIGTERM or SIGINT arrived during a check: unwind now. Not an Exception, so that no
+    `except Exception` in a library on the way can swallow it."""
+
+
 _depth = 0
 _deferred: BaseException | None = None
 

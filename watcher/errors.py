@@ -6,6 +6,8 @@ live here once and nowhere else.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class WatcherError(Exception):
     """A failure with a one-line message meant for the user. `kind` is stable for --json."""
@@ -77,6 +79,63 @@ class LoginBusy(TransientFailure):
         super().__init__(
             "Grok login is locked by another process (auth.json.lock). Try again later."
         )
+
+
+class AuthUnreadable(TransientFailure):
+    """auth.json exists but cannot be read. Not a login problem: `grok login` would not fix a
+    permission, a directory in the way or a failing disk, and the login in it may be fine."""
+
+    kind = "auth_unreadable"
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"Cannot read the Grok login {path}: {reason}.")
+
+
+class AuthNotWritable(TransientFailure):
+    """A refresh would spend the refresh token, and a rotated login that cannot be written
+    back logs the user out of the Grok CLI: so the watcher does not refresh at all."""
+
+    kind = "auth_not_writable"
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(
+            f"Grok login {path} needs a refresh but cannot be written ({reason}); "
+            "not refreshing, so the login is kept. Free some space or fix the permissions."
+        )
+
+
+class AuthLockFailed(TransientFailure):
+    """The Grok CLI's lock file could not be created or locked for a reason of its own (not
+    another holder: that is LoginBusy)."""
+
+    kind = "auth_lock_failed"
+
+    def __init__(self, lock_path: Path | str, reason: str, action: str = "create") -> None:
+        super().__init__(f"Cannot {action} the Grok login lock {lock_path}: {reason}.")
+
+
+class RefreshHTTPError(TransientFailure):
+    """The token endpoint answered neither 200 nor a refusal (400/401/403)."""
+
+    kind = "refresh_http_error"
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"Grok login refresh failed (HTTP {status}). Try again later.")
+        self.status = status
+
+
+class RefreshNetworkFailure(TransientFailure):
+    kind = "refresh_network"
+
+    def __init__(self) -> None:
+        super().__init__("Grok login refresh failed. Check your connection.")
+
+
+class RefreshResponseChanged(TransientFailure):
+    kind = "refresh_response_changed"
+
+    def __init__(self) -> None:
+        super().__init__("Grok login refresh response changed.")
 
 
 class ConfigError(WatcherError):

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Literal
+from typing import Literal, NamedTuple
 
-from watcher.errors import AuthExpired, BillingHTTPError, TransientFailure
+from watcher.errors import (
+    AuthExpired,
+    BillingHTTPError,
+    NetworkFailure,
+    ResponseChanged,
+    TransientFailure,
+)
 from watcher.login import Credentials, Login
 from watcher.transport import Response, Transport
 from watcher.usage import Usage, parse_billing_body
@@ -23,6 +29,19 @@ SETTINGS_PATH = "/settings"
 log = logging.getLogger(__name__)
 
 
+class MeterPolicy(NamedTuple):
+    """billing "auto": which meter may answer. Until a pool has answered for this login, the
+    body decides (the old URL is asked when ?format=credits is unknown); from then on a failed
+    pool request is a failed reading, unless the state says the pool has failed for a day --
+    then the monthly meter may answer instead."""
+
+    pool_answered: bool = False
+    monthly_instead: bool = False
+
+
+NO_HISTORY = MeterPolicy()
+
+
 class GrokClient:
     def __init__(
         self, api_base: str, billing_mode: BillingMode, transport: Transport, login: Login
@@ -32,19 +51,54 @@ class GrokClient:
         self._transport = transport
         self._login = login
         self._credentials: Credentials | None = None
+        # The pool request's failure, when the pool was asked and did not answer.
+        self.pool_failure: TransientFailure | None = None
 
-    def read_usage(self, with_plan: bool = True) -> Usage:
-        path = LEGACY_PATH if self._billing_mode == "legacy" else CREDITS_PATH
+    def read_usage(self, with_plan: bool = True, policy: MeterPolicy = NO_HISTORY) -> Usage:
+        if self._billing_mode == "legacy":
+            usage = self._billing(LEGACY_PATH)
+        elif self._billing_mode == "credits":
+            usage = self._billing(CREDITS_PATH)
+        else:
+            usage = self._auto(policy)
+        return usage._replace(plan=self.read_plan()) if with_plan else usage
+
+    def _auto(self, policy: MeterPolicy) -> Usage:
+        self._current_credentials()  # a login problem is not the pool failing
+        try:
+            response = self._authorized_get(CREDITS_PATH)
+            if not policy.pool_answered and response.status in (400, 404, 405):
+                # Accounts or proxies that predate the pool do not know ?format=credits.
+                log.debug(
+                    "%s answered HTTP %d; asking %s", CREDITS_PATH, response.status, LEGACY_PATH
+                )
+                return self._billing(LEGACY_PATH)
+            if response.status != 200:
+                raise BillingHTTPError(response.status)
+            usage = parse_billing_body(response.body, CREDITS_PATH)
+            if policy.pool_answered and usage.meter != "pool":
+                raise ResponseChanged()  # this login's pool answer lost its pool
+            return usage
+        except (BillingHTTPError, NetworkFailure, ResponseChanged) as failure:
+            if not policy.pool_answered:
+                raise
+            self.pool_failure = failure
+            if not policy.monthly_instead:
+                raise
+            log.debug("the pool failed for a day (%s); asking %s", failure.message, LEGACY_PATH)
+            try:
+                usage = self._billing(LEGACY_PATH)
+            except TransientFailure:
+                raise failure from None
+            if usage.meter != "monthly":
+                raise failure from None
+            return usage
+
+    def _billing(self, path: str) -> Usage:
         response = self._authorized_get(path)
-        if self._billing_mode == "auto" and response.status in (400, 404, 405):
-            # Accounts or proxies that predate the pool do not know ?format=credits.
-            log.debug("%s answered HTTP %d; asking %s", path, response.status, LEGACY_PATH)
-            path = LEGACY_PATH
-            response = self._authorized_get(path)
         if response.status != 200:
             raise BillingHTTPError(response.status)
-        usage = parse_billing_body(response.body, path)
-        return usage._replace(plan=self.read_plan()) if with_plan else usage
+        return parse_billing_body(response.body, path)
 
     @property
     def credentials(self) -> Credentials | None:

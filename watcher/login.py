@@ -21,17 +21,22 @@ from watcher.auth_file import (
     AuthEntry,
     RefreshedTokens,
     auth_lock,
+    ensure_writable,
     jwt_expiry,
     login_entries,
     parse_entry,
     read_auth_document,
+    remove_stale_auth_temporaries,
     write_back,
 )
 from watcher.deadline import Deadline
 from watcher.errors import (
     AuthExpired,
     AuthInvalid,
-    BillingHTTPError,
+    NetworkFailure,
+    RefreshHTTPError,
+    RefreshNetworkFailure,
+    RefreshResponseChanged,
     ResponseChanged,
     TransientFailure,
 )
@@ -84,6 +89,7 @@ class Login:
 
     def credentials(self) -> Credentials:
         """The first login that is unexpired or can be refreshed."""
+        remove_stale_auth_temporaries(self._auth_path)
         entries = login_entries(read_auth_document(self._auth_path))
         if not entries:
             raise AuthInvalid()
@@ -135,6 +141,9 @@ class Login:
                 return self._credentials(entry)
             if not entry.refresh_token or entry.refresh_token in self._spent.tokens:
                 return None
+            # Sending the refresh token spends it: first make sure the rotated login can be
+            # stored, or a full disk would log the user out of the Grok CLI.
+            ensure_writable(self._auth_path)
             tokens = self._post_refresh(entry)
             # The old refresh token is spent now: whatever the deadline says, the new one
             # must reach auth.json or the Grok CLI is logged out.
@@ -152,10 +161,18 @@ class Login:
             "client_id": entry.client_id,
             "refresh_token": entry.refresh_token,
         }
+        # The transport words its failures for the billing request; these are the refresh's.
         try:
             response = self._transport.post_form(self._token_url, form)
         except NetworkFailureBeforeSending:
-            raise  # never reached the server: the refresh token is not spent
+            # Never reached the server: the refresh token is not spent.
+            raise RefreshNetworkFailure() from None
+        except NetworkFailure:
+            self._spent.tokens.add(entry.refresh_token)
+            raise RefreshNetworkFailure() from None
+        except ResponseChanged:
+            self._spent.tokens.add(entry.refresh_token)
+            raise RefreshResponseChanged() from None
         except TransientFailure:
             self._spent.tokens.add(entry.refresh_token)
             raise
@@ -164,7 +181,7 @@ class Login:
             log.debug("token endpoint refused the refresh (HTTP %d)", response.status)
             raise _RefreshRefused()
         if response.status != 200:
-            raise BillingHTTPError(response.status)
+            raise RefreshHTTPError(response.status)
         tokens = _parse_token_response(response.body, self._now())
         if tokens.refresh_token in (None, entry.refresh_token):
             # Not rotated: the server still honours the old one, so it is not spent.
@@ -176,12 +193,12 @@ def _parse_token_response(body: bytes, now: datetime) -> RefreshedTokens:
     try:
         answer = json.loads(body)
     except ValueError:
-        raise ResponseChanged() from None
+        raise RefreshResponseChanged() from None
     if not isinstance(answer, dict):
-        raise ResponseChanged()
+        raise RefreshResponseChanged()
     access_token = answer.get("access_token")
     if not isinstance(access_token, str) or not access_token:
-        raise ResponseChanged()
+        raise RefreshResponseChanged()
     expires_in = answer.get("expires_in")
     if (
         isinstance(expires_in, int | float)

@@ -16,7 +16,18 @@ from watcher.status import (
 from watcher.usage import Usage
 
 # The order alerts of equal severity are listed in, most important first.
-KIND_ORDER = ("login", "outage", "threshold", "pace", "token_expiry", "reset", "recovered", "test")
+KIND_ORDER = (
+    "login",
+    "outage",
+    "state",
+    "threshold",
+    "pace",
+    "token_expiry",
+    "meter",
+    "reset",
+    "recovered",
+    "test",
+)
 
 
 def threshold_severity(threshold: float) -> Severity:
@@ -25,6 +36,20 @@ def threshold_severity(threshold: float) -> Severity:
     if threshold >= 80:
         return Severity.WARNING
     return Severity.INFO
+
+
+def alert_key(meter: str, base: str) -> str:
+    """The pool's keys are bare ("threshold:80"); the monthly meter's say so
+    ("monthly:threshold:80"): each meter has its own history."""
+    return base if meter == "pool" else f"{meter}:{base}"
+
+
+def _as_of(body: str, as_of: datetime | None, now: datetime, zone: tzinfo | None) -> str:
+    """Figures from an earlier check (this one did not read the meter) say when they are from."""
+    if as_of is None or as_of >= now:
+        return body
+    when = f"{format_local_time(as_of, now, zone)} ({format_duration(now - as_of)} ago)"
+    return f"As of {when}: {body}"
 
 
 def _credits(usage: Usage) -> str:
@@ -62,7 +87,13 @@ def _until_reset(usage: Usage, now: datetime, zone: tzinfo | None) -> str:
     )
 
 
-def threshold_alert(threshold: float, usage: Usage, now: datetime, zone: tzinfo | None) -> Alert:
+def threshold_alert(
+    threshold: float,
+    usage: Usage,
+    now: datetime,
+    zone: tzinfo | None,
+    as_of: datetime | None = None,
+) -> Alert:
     shown = f"{threshold:g}%"
     used = f"You have used {_used_now(usage)} of your Grok Build {_credits(usage)}"
     if threshold >= 100:
@@ -90,50 +121,128 @@ def threshold_alert(threshold: float, usage: Usage, now: datetime, zone: tzinfo 
         body = f"{used}; {_they_reset(usage, now, zone)}. {advice}"
     return Alert(
         kind="threshold",
-        key=f"threshold:{threshold:g}",
+        key=alert_key(usage.meter, f"threshold:{threshold:g}"),
         severity=threshold_severity(threshold),
         title=title,
-        body=body,
+        body=_as_of(body, as_of, now, zone),
         scope="period",
         created=now,
+        meter=usage.meter,
+        threshold=threshold,
     )
 
 
-def reset_alert(usage: Usage, now: datetime, zone: tzinfo | None) -> Alert:
+def reset_alert(
+    usage: Usage, now: datetime, zone: tzinfo | None, as_of: datetime | None = None
+) -> Alert:
+    end = usage.period.end.isoformat() if usage.period.end else now.isoformat()
     return Alert(
         kind="reset",
-        key=f"reset:{usage.period.end.isoformat() if usage.period.end else now.isoformat()}",
+        key=alert_key(usage.meter, f"reset:{end}"),
         severity=Severity.INFO,
         title=f"Grok Build: {_credits(usage)} reset",
-        body=(
+        body=_as_of(
             f"Your Grok Build {_credits(usage)} were reset: {_used_now(usage)} used now; "
-            f"next, {_they_reset(usage, now, zone)}."
+            f"next, {_they_reset(usage, now, zone)}.",
+            as_of,
+            now,
+            zone,
         ),
         scope="period",
         created=now,
+        meter=usage.meter,
     )
 
 
-def pace_alert(usage: Usage, outlook: Forecast, now: datetime, zone: tzinfo | None) -> Alert:
+def pace_alert(
+    usage: Usage,
+    outlook: Forecast,
+    now: datetime,
+    zone: tzinfo | None,
+    as_of: datetime | None = None,
+) -> Alert:
     assert usage.period.end is not None
     return Alert(
         kind="pace",
-        key="pace",
+        key=alert_key(usage.meter, "pace"),
         severity=Severity.WARNING,
         title=f"Grok Build: {_credits(usage)} will run out before the reset",
-        body=(
+        body=_as_of(
             f"At the current pace ({outlook.rate_per_hour:.1f} points per hour) your "
             f"{_credits(usage)} run out {format_local_time(outlook.exhausted_at, now, zone)} "
             f"(in {format_duration(outlook.exhausted_at - now)}), before they reset "
             f"{format_local_time(usage.period.end, now, zone)} "
-            f"(in {format_duration(usage.period.end - now)}). {_used_now(usage)} used now."
+            f"(in {format_duration(usage.period.end - now)}). {_used_now(usage)} used now.",
+            as_of,
+            now,
+            zone,
         ),
         scope="period",
         created=now,
+        meter=usage.meter,
     )
 
 
-def login_alert(message: str, now: datetime) -> Alert:
+def meter_alert(
+    usage: Usage, why: str | None, now: datetime, zone: tzinfo | None, as_of: datetime | None = None
+) -> Alert:
+    """The meter alerts count against changed (billing "auto": the pool failed for a day while
+    the monthly meter answered, or the pool answers again). Not a reset: each meter keeps its
+    own fired thresholds."""
+    if usage.meter == "monthly":
+        title = "Grok Build: watching the monthly credits meter"
+        because = (
+            f"The usage pool has not been readable for a day ({why})"
+            if why
+            else ("The usage pool is not read")
+        )
+        body = (
+            f"{because} while the monthly credits meter answers, so alerts now count against "
+            f"the monthly credits: {_used_now(usage)} used; {_they_reset(usage, now, zone)}. "
+            "The watcher goes back to the pool when it answers again."
+        )
+    else:
+        title = f"Grok Build: watching the {_pool(usage)} again"
+        body = (
+            f"The {_pool(usage)} answers again, so alerts count against it again: "
+            f"{_used_now(usage)} used; {_they_reset(usage, now, zone)}."
+        )
+    return Alert(
+        kind="meter",
+        key=f"meter:{usage.meter}",
+        severity=Severity.INFO,
+        title=title,
+        body=_as_of(body, as_of, now, zone),
+        scope="",
+        created=now,
+        meter=usage.meter,
+    )
+
+
+def _pool(usage: Usage) -> str:
+    kind = usage.period.kind
+    return f"{kind} usage pool" if kind else "usage pool"
+
+
+def state_alert(path: str, reason: str, now: datetime) -> Alert:
+    """The service cannot save its state: it goes on from memory, but must say so once."""
+    return Alert(
+        kind="state",
+        key="state",
+        severity=Severity.WARNING,
+        title="Grok Build watcher: its state is not being saved",
+        body=(
+            f"The state file {path} cannot be written ({reason}). Alerts still go out once "
+            "each while the watcher runs, but a restart would forget what was sent. Free some "
+            "space or fix the permissions; the watcher tries again at every check."
+        ),
+        scope="",
+        created=now,
+        since=now,
+    )
+
+
+def login_alert(message: str, now: datetime, since: datetime | None = None) -> Alert:
     return Alert(
         kind="login",
         key="login",
@@ -142,6 +251,7 @@ def login_alert(message: str, now: datetime) -> Alert:
         body=f"{message} Until then usage cannot be watched.",
         scope="login",
         created=now,
+        since=since or now,
     )
 
 
@@ -158,6 +268,7 @@ def token_expiry_alert(expires_at: datetime, now: datetime, zone: tzinfo | None)
         ),
         scope="",
         created=now,
+        since=expires_at,
     )
 
 
@@ -174,22 +285,30 @@ def outage_alert(message: str, since: datetime, now: datetime, zone: tzinfo | No
         ),
         scope="outage",
         created=now,
+        since=since,
     )
 
 
-def recovered_alert(usage: Usage, since: datetime, now: datetime, zone: tzinfo | None) -> Alert:
+def recovered_alert(
+    usage: Usage, since: datetime, now: datetime, zone: tzinfo | None, as_of: datetime | None = None
+) -> Alert:
     return Alert(
         kind="recovered",
         key=f"recovered:{since.isoformat()}",
         severity=Severity.INFO,
         title="Grok Build: usage readable again",
-        body=(
+        body=_as_of(
             f"Usage is readable again after failing since "
             f"{format_local_time(since, now, zone)}: {_used_now(usage)} of your "
-            f"{_credits(usage)} used; {_they_reset(usage, now, zone)}."
+            f"{_credits(usage)} used; {_they_reset(usage, now, zone)}.",
+            as_of,
+            now,
+            zone,
         ),
         scope="",
         created=now,
+        meter=usage.meter,
+        since=since,
     )
 
 

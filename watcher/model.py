@@ -16,7 +16,8 @@ from typing import NamedTuple
 
 from watcher.usage import Usage
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+METERS = ("pool", "monthly")  # the weekly (or other) usage pool; the monthly credits meter
 
 
 class Severity(IntEnum):
@@ -43,12 +44,15 @@ class Reading(NamedTuple):
     usage: Usage
     token: TokenInfo
     plan_fetched: bool = False  # /settings was asked this time (usage.plan may still be None)
+    # Why the pool was not read when the monthly meter answered instead (billing "auto").
+    pool_failure: str | None = None
 
 
 class Failure(NamedTuple):
     kind: str  # WatcherError.kind
     message: str  # the exact one-line message
     login_problem: bool  # the user must run `grok login`; not an outage
+    pool_failed: bool = False  # it was the request for the pool (?format=credits) that failed
 
 
 Observation = Reading | Failure
@@ -69,15 +73,21 @@ class Rules(NamedTuple):
 
 
 class Alert(NamedTuple):
-    kind: str  # threshold, pace, login, token_expiry, outage, recovered, reset, test
-    key: str  # identity within its kind, e.g. "threshold:80"
+    # threshold, pace, reset, meter, login, token_expiry, outage, recovered, state, test
+    kind: str
+    key: str  # its identity among pending alerts, e.g. "threshold:80" ("monthly:threshold:80")
     severity: Severity
     title: str
     body: str
     # What must still hold for an undelivered alert to be worth sending: "period" (dropped
-    # when a new period starts), "login" / "outage" (dropped when that incident ends), or "".
+    # when its meter's period ends), "login" / "outage" (dropped when that incident ends), or "".
     scope: str
     created: datetime
+    # What it is about, so that a pending alert is sent with the figures of the check that
+    # sends it: the meter (pool, monthly), the threshold, the incident's start or the expiry.
+    meter: str | None = None
+    threshold: float | None = None
+    since: datetime | None = None
 
 
 class PendingAlert(NamedTuple):
@@ -130,16 +140,47 @@ class Outage(NamedTuple):
     notified: tuple[str, ...] = ()  # targets that received the outage alert
 
 
-class State(NamedTuple):
+class MeterHistory(NamedTuple):
+    """One meter's own history. Fired thresholds, pace and samples belong to its current
+    period; `usage` and `read_at` are its latest figures, which an alert about it carries
+    ("as of" then) when it is sent in a check that did not read this meter."""
+
     period: PeriodState | None = None
+    usage: Usage | None = None
+    read_at: datetime | None = None
+
+
+class State(NamedTuple):
+    pool: MeterHistory = MeterHistory()
+    monthly: MeterHistory = MeterHistory()
+    meter: str | None = None  # the meter the last good reading came from
+    # billing "auto": once a pool has answered for this login, a failed pool request is a
+    # failed reading, not a reason to read the monthly meter -- unless it fails for a day.
+    pool_answered: bool = False
+    pool_failing_since: datetime | None = None  # first failure after the last pool answer
     last_reading_at: datetime | None = None
-    last_percent: float | None = None
     login: LoginIncident | None = None
     token_warned_for: datetime | None = None  # the token expiry already warned about
     outage: Outage | None = None
     plan: str | None = None
     plan_checked_at: datetime | None = None
     pending: tuple[PendingAlert, ...] = ()
+
+    def history(self, meter: str) -> MeterHistory:
+        return self.monthly if meter == "monthly" else self.pool
+
+    def with_history(self, meter: str, history: MeterHistory) -> State:
+        return self._replace(monthly=history) if meter == "monthly" else self._replace(pool=history)
+
+    @property
+    def period(self) -> PeriodState | None:
+        """The period of the meter read last."""
+        return self.history(self.meter).period if self.meter else None
+
+    @property
+    def last_percent(self) -> float | None:
+        usage = self.history(self.meter).usage if self.meter else None
+        return usage.percent_used if usage else None
 
 
 class Evaluation(NamedTuple):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from watcher.config import GrokSettings
 from watcher.deadline import Deadline, DeadlineExceeded
 from watcher.errors import ConfigError, LoginProblem, NetworkFailure, WatcherError
-from watcher.grok_client import GrokClient
+from watcher.grok_client import NO_HISTORY, GrokClient, MeterPolicy
 from watcher.login import Login, SpentRefreshTokens
 from watcher.model import Failure, Observation, Reading, TokenInfo
 from watcher.transport import Transport
@@ -29,26 +29,35 @@ def observe(
     settings: GrokSettings,
     *,
     with_plan: bool,
+    policy: MeterPolicy = NO_HISTORY,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     spent: SpentRefreshTokens | None = None,
 ) -> Observation:
     """A reading, or the failure to read as a value the core can decide on."""
+    pool_failed: list[bool] = [False]
     try:
-        return read(settings, with_plan=with_plan, now=now, spent=spent)
+        return read(
+            settings, with_plan=with_plan, policy=policy, now=now, spent=spent, pool=pool_failed
+        )
     except WatcherError as error:
         if isinstance(error, ConfigError):
             raise
-        return Failure(error.kind, error.message, isinstance(error, LoginProblem))
+        return Failure(
+            error.kind, error.message, isinstance(error, LoginProblem), pool_failed=pool_failed[0]
+        )
 
 
 def read(
     settings: GrokSettings,
     *,
     with_plan: bool = True,
+    policy: MeterPolicy = NO_HISTORY,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     spent: SpentRefreshTokens | None = None,
+    pool: list[bool] | None = None,
 ) -> Reading:
-    """Read usage and what the login looks like; raises a WatcherError on failure."""
+    """Read usage and what the login looks like; raises a WatcherError on failure. `pool`,
+    when given, learns whether the pool request failed (a failed reading then or not)."""
     deadline = Deadline(reading_deadline_seconds(settings.timeout_seconds))
     transport = Transport(settings.timeout_seconds, deadline)
     login = Login(
@@ -59,17 +68,24 @@ def read(
         now=now,
         spent=spent if spent is not None else SpentRefreshTokens(),
     )
-    client = GrokClient(settings.api_base, settings.billing, transport, login)
+    client = GrokClient(settings.api_base, settings.billing, transport, login)  # type: ignore[arg-type]
     try:
         with deadline.enforced():
-            usage = client.read_usage(with_plan=with_plan)
+            usage = client.read_usage(with_plan=with_plan, policy=policy)
         credentials = client.credentials
         token = TokenInfo(
             expires_at=credentials.expires_at if credentials else None,
             renewable=credentials.renewable if credentials else False,
         )
-        return Reading(usage, token, plan_fetched=with_plan)
+        failure = client.pool_failure
+        return Reading(
+            usage, token, plan_fetched=with_plan, pool_failure=failure.message if failure else None
+        )
     except DeadlineExceeded:
+        if policy.pool_answered and client.credentials is not None:
+            client.pool_failure = client.pool_failure or NetworkFailure()
         raise NetworkFailure() from None
     finally:
+        if pool is not None:
+            pool[0] = client.pool_failure is not None
         transport.close()

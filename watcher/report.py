@@ -32,6 +32,8 @@ def summary_line(report: CheckReport, now: datetime) -> str:
 
 
 def _sent(report: CheckReport) -> str:
+    if report.held:
+        return "nothing sent: the state could not be saved, so what is sent could not be recorded"
     if not report.plan:
         return "nothing to send"
     titles = sorted({m.title for m in report.plan.values()})
@@ -84,6 +86,7 @@ def check_document(report: CheckReport, now: datetime) -> dict[str, Any]:
             for target_id, message in report.plan.items()
         ],
         "pending": len(report.state.pending),
+        "state_saved": report.save_error is None and not report.dry_run,
     }
 
 

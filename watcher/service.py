@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from watcher import critical
+from watcher.critical import StopRequested
 from watcher.errors import ConfigError, WatcherError
 
 if TYPE_CHECKING:
@@ -44,11 +45,6 @@ if TYPE_CHECKING:
     from watcher.sd_notify import Notifier
 
 log = logging.getLogger(__name__)
-
-
-class StopRequested(BaseException):
-    """SIGTERM or SIGINT arrived during a check: unwind now. Not an Exception, so that no
-    `except Exception` in a library on the way can swallow it."""
 
 
 class Flags(Protocol):

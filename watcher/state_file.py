@@ -1,9 +1,17 @@
 """The state file: what was fired and delivered, in TOML a person can read, written safely.
 
 `$XDG_STATE_HOME/grok-usage-watcher/state.toml`. Written atomically with mode 0600; guarded
-by a lock so that a timer, the service and a manual --check never interleave. A file that is
-corrupt or from an unknown version is moved aside (one warning) and the watcher starts fresh
-rather than stopping.
+by a lock so that a timer, the service and a manual --check never interleave.
+
+A file is only ever changed when it is ours: it starts with MARKER, has the shape version 1
+wrote, or is state.toml in the watcher's own state directory (whatever it holds: a file there
+garbled by a crash is still ours). Anything else a flag points at -- auth.json, the config --
+is refused before a lock or a directory is made, and left byte-identical. Our own corrupt file
+is moved aside (one warning, never over an earlier backup) and the watcher starts fresh; a
+file from a newer version is refused, never moved aside.
+
+Version 2 keeps each login's history under [accounts.NAME] (today one, "default") and each
+meter's history under it; a version-1 file is migrated on load.
 """
 
 from __future__ import annotations
@@ -20,13 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from watcher.config import home_directory
-from watcher.errors import WatcherError
-from watcher.files import replace_atomically
+from watcher.errors import ConfigError, WatcherError
+from watcher.files import remove_stale_temporaries, replace_atomically
 from watcher.model import (
+    METERS,
     STATE_VERSION,
     Alert,
     Fired,
     LoginIncident,
+    MeterHistory,
     Outage,
     PendingAlert,
     PeriodState,
@@ -34,14 +44,45 @@ from watcher.model import (
     Severity,
     State,
 )
+from watcher.usage import Period, Usage
 
 LOCK_WAIT_SECONDS = 60.0
+MARKER = "# grok-usage-watcher state"
+HEADER = (
+    f"{MARKER} (version {STATE_VERSION}): which alerts were sent, so that none is sent twice.\n"
+    "# Written by grok-usage-watcher; deleting it only means alerts may come once more.\n"
+)
+ACCOUNT = "default"  # one login today; the layout has room for several
+_V1_KEYS = frozenset(
+    (
+        "version",
+        "last_reading_at",
+        "last_percent",
+        "token_warned_for",
+        "plan",
+        "period",
+        "login",
+        "outage",
+        "pending",
+    )
+)
 
 log = logging.getLogger(__name__)
 
 
 class StateError(WatcherError):
     kind = "state"
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message  # the OS's words alone, for an alert
+
+
+class StateRefused(ConfigError):
+    """The path holds a file that is not ours, or one a newer version wrote: exit 2, and the
+    file is left as it is."""
+
+    kind = "state_refused"
 
 
 class CheckBusy(WatcherError):
@@ -53,30 +94,110 @@ def default_state_path(environ: Mapping[str, str]) -> Path:
     return Path(base) / "grok-usage-watcher" / "state.toml"
 
 
+def in_own_place(path: Path, environ: Mapping[str, str]) -> bool:
+    return os.path.abspath(path) == os.path.abspath(default_state_path(environ))
+
+
+# --- whose file is it ----------------------------------------------------------------------------
+
+
+def check_ownership(path: Path, own_place: bool) -> None:
+    """Raise StateRefused unless `path` is absent, empty, or ours (see the module's doc).
+    Reads only; creates nothing."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise StateRefused(f"{path}: is a directory, not a state file") from None
+    except OSError:
+        return  # load_state says why it cannot be read
+    if not raw.strip():
+        return
+    document = _parse(raw)
+    version = document.get("version") if document is not None else None
+    marked = raw.startswith(MARKER.encode())
+    if (marked or own_place) and isinstance(version, int) and version > STATE_VERSION:
+        raise StateRefused(
+            f"{path}: written by a newer grok-usage-watcher (state version {version}); "
+            "refusing to change it. Upgrade, or choose another --state path."
+        )
+    if marked or own_place or _is_version_1(document):
+        return
+    raise StateRefused(
+        f"{path}: not a grok-usage-watcher state file; refusing to read or change it. "
+        "Choose another --state path."
+    )
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+
+
+def _is_version_1(document: dict[str, Any] | None) -> bool:
+    return (
+        document is not None
+        and document.get("version") == 1
+        and not isinstance(document.get("version"), bool)
+        and set(document) <= _V1_KEYS
+    )
+
+
 # --- reading and writing -------------------------------------------------------------------------
 
 
-def load_state(path: Path, now: datetime, move_aside: bool = True) -> tuple[State, str | None]:
-    """The remembered state, and a warning when a bad file was found. It is moved aside so
-    the next save starts fresh -- unless `move_aside` is False (a dry run writes nothing)."""
+def load_state(
+    path: Path, now: datetime, move_aside: bool = True, own_place: bool = False
+) -> tuple[State, str | None]:
+    """The remembered state, and a warning when our own file was corrupt. It is moved aside
+    so the next save starts fresh -- unless `move_aside` is False (a dry run, --status)."""
+    check_ownership(path, own_place)
+    _remove_stale_temporaries(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         return State(), None
     except OSError as exc:
         raise StateError(f"{path}: cannot read the state file: {exc.strerror or exc}") from None
+    if not raw.strip():
+        return State(), None
     try:
         return decode_state(tomllib.loads(raw.decode("utf-8"))), None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, _Corrupt) as exc:
         reason = str(exc) if isinstance(exc, _Corrupt) else "not valid TOML"
     if not move_aside:
         return State(), f"{path}: {reason}; deciding as if it were empty"
-    aside = path.with_name(f"{path.name}.corrupt-{now.strftime('%Y%m%dT%H%M%S')}")
-    try:
-        os.replace(path, aside)
-    except OSError as exc:
-        raise StateError(f"{path}: {reason}, and it cannot be moved aside: {exc}") from None
+    aside = _move_aside(path, now, reason)
     return State(), f"{path}: {reason}; moved aside to {aside.name}, starting fresh"
+
+
+def _move_aside(path: Path, now: datetime, reason: str) -> Path:
+    """To a name no earlier backup holds: a hard link fails rather than replace one."""
+    stamp = now.strftime("%Y%m%dT%H%M%S")
+    for number in range(1, 1000):
+        suffix = f"-{number}" if number > 1 else ""
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}{suffix}")
+        try:
+            os.link(path, aside, follow_symlinks=False)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise StateError(f"{path}: {reason}, and it cannot be moved aside: {exc}") from None
+        try:
+            os.unlink(path)
+        except OSError as exc:
+            raise StateError(f"{path}: {reason}, and it cannot be moved aside: {exc}") from None
+        return aside
+    raise StateError(f"{path}: {reason}, and too many earlier backups are in the way")
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """A process killed mid-save leaves its temporary file beside the state."""
+    for removed in remove_stale_temporaries(path):
+        log.debug("removed %s, left by a process that was stopped while saving", removed)
 
 
 def save_state(path: Path, state: State) -> None:
@@ -84,17 +205,20 @@ def save_state(path: Path, state: State) -> None:
 
     _make_state_directory(path)
     try:
-        replace_atomically(path, tomli_w.dumps(encode_state(state)))
+        replace_atomically(path, HEADER + tomli_w.dumps(encode_state(state)))
     except OSError as exc:
-        raise StateError(f"{path}: cannot write the state file: {exc.strerror or exc}") from None
+        reason = exc.strerror or str(exc)
+        raise StateError(f"{path}: cannot write the state file: {reason}", reason) from None
 
 
 def _make_state_directory(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
-        reason = "not a directory" if isinstance(exc, FileExistsError) else exc.strerror or exc
-        raise StateError(f"{path.parent}: cannot make the state directory: {reason}") from None
+        reason = "not a directory" if isinstance(exc, FileExistsError) else exc.strerror or str(exc)
+        raise StateError(
+            f"{path.parent}: cannot make the state directory: {reason}", reason
+        ) from None
 
 
 @contextlib.contextmanager
@@ -133,15 +257,42 @@ def state_lock(
 
 
 def encode_state(state: State) -> dict[str, Any]:
-    document: dict[str, Any] = {"version": STATE_VERSION}
-    _put(document, "last_reading_at", state.last_reading_at)
-    _put(document, "last_percent", state.last_percent)
-    _put(document, "token_warned_for", state.token_warned_for)
+    account: dict[str, Any] = _table(
+        meter=state.meter,
+        pool_answered=state.pool_answered or None,
+        pool_failing_since=state.pool_failing_since,
+        last_reading_at=state.last_reading_at,
+        token_warned_for=state.token_warned_for,
+    )
     if state.plan is not None or state.plan_checked_at is not None:
-        document["plan"] = _table(label=state.plan, checked_at=state.plan_checked_at)
-    if state.period is not None:
-        period = state.period
-        document["period"] = _table(
+        account["plan"] = _table(label=state.plan, checked_at=state.plan_checked_at)
+    if state.login is not None:
+        account["login"] = _table(
+            kind=state.login.kind, message=state.login.message, since=state.login.since
+        )
+    if state.outage is not None:
+        outage = state.outage
+        account["outage"] = _table(
+            kind=outage.kind,
+            message=outage.message,
+            since=outage.since,
+            alerted_at=outage.alerted_at,
+            notified=list(outage.notified),
+        )
+    meters = {m: _encode_history(state.history(m)) for m in METERS}
+    meters = {m: table for m, table in meters.items() if table}
+    if meters:
+        account["meters"] = meters
+    if state.pending:
+        account["pending"] = [_encode_pending(p) for p in state.pending]
+    return {"version": STATE_VERSION, "accounts": {ACCOUNT: account}}
+
+
+def _encode_history(history: MeterHistory) -> dict[str, Any]:
+    table: dict[str, Any] = _table(read_at=history.read_at)
+    if history.period is not None:
+        period = history.period
+        table["period"] = _table(
             start=period.start,
             end=period.end,
             kind=period.kind,
@@ -149,22 +300,21 @@ def encode_state(state: State) -> dict[str, Any]:
             fired=[{"threshold": f.threshold, "at": f.at} for f in period.fired],
             samples=[[s.at, s.percent] for s in period.samples],
         )
-    if state.login is not None:
-        document["login"] = _table(
-            kind=state.login.kind, message=state.login.message, since=state.login.since
+    if history.usage is not None:
+        usage = history.usage
+        table["usage"] = _table(
+            percent_used=usage.percent_used,
+            period_kind=usage.period.kind,
+            period_start=usage.period.start,
+            period_end=usage.period.end,
+            used=usage.used,
+            limit=usage.limit,
+            pay_as_you_go_cap=usage.pay_as_you_go_cap,
+            pay_as_you_go_used=usage.pay_as_you_go_used,
+            prepaid_balance=usage.prepaid_balance,
+            source=usage.source,
         )
-    if state.outage is not None:
-        outage = state.outage
-        document["outage"] = _table(
-            kind=outage.kind,
-            message=outage.message,
-            since=outage.since,
-            alerted_at=outage.alerted_at,
-            notified=list(outage.notified),
-        )
-    if state.pending:
-        document["pending"] = [_encode_pending(p) for p in state.pending]
-    return document
+    return table
 
 
 def _encode_pending(pending: PendingAlert) -> dict[str, Any]:
@@ -177,6 +327,9 @@ def _encode_pending(pending: PendingAlert) -> dict[str, Any]:
         body=alert.body,
         scope=alert.scope,
         created=alert.created,
+        meter=alert.meter,
+        threshold=alert.threshold,
+        since=alert.since,
         delivered_to=list(pending.delivered_to),
     )
     if pending.only_to is not None:  # kept even when empty: [] (no one) differs from absent (all)
@@ -187,51 +340,53 @@ def _encode_pending(pending: PendingAlert) -> dict[str, Any]:
 def decode_state(document: dict[str, Any]) -> State:
     top = _Table(document, "the file")
     version = top.get("version", int)
+    if version == 1:
+        return _migrate_version_1(top)
     if version != STATE_VERSION:
         raise _Corrupt(f"unknown state version {version!r}")
+    accounts = top.table("accounts")
+    if accounts is None:
+        return State()
+    account = accounts.table(ACCOUNT)
+    if account is None:
+        return State()
+    meter = account.text("meter")
+    if meter is not None and meter not in METERS:
+        raise _Corrupt(f"{account.where} meter: unknown {meter!r}")
     state = State(
-        last_reading_at=top.time("last_reading_at"),
-        last_percent=top.number("last_percent"),
-        token_warned_for=top.time("token_warned_for"),
+        meter=meter,
+        pool_answered=account.flag("pool_answered"),
+        pool_failing_since=account.time("pool_failing_since"),
+        last_reading_at=account.time("last_reading_at"),
+        token_warned_for=account.time("token_warned_for"),
     )
-    plan = top.table("plan")
+    state = _incidents(state, account)
+    meters = account.table("meters")
+    for name in METERS:
+        history = meters.table(name) if meters is not None else None
+        if history is not None:
+            state = state.with_history(name, _decode_history(history, name))
+    pending = tuple(_decode_pending(item) for item in account.tables("pending"))
+    return state._replace(pending=pending)
+
+
+def _incidents(state: State, account: _Table) -> State:
+    """The plan, the login incident and the outage: the same in both versions."""
+    plan = account.table("plan")
     if plan is not None:
-        state = _with(state, plan=plan.text("label"), plan_checked_at=plan.time("checked_at"))
-    period = top.table("period")
-    if period is not None:
-        samples = []
-        for item in period.list("samples"):
-            if not (isinstance(item, list) and len(item) == 2):
-                raise _Corrupt("[period] samples: expected [time, percent] pairs")
-            samples.append(Sample(_aware(item[0], "samples"), _as_number(item[1], "samples")))
-        state = _with(
-            state,
-            period=PeriodState(
-                start=period.time("start"),
-                end=period.time("end"),
-                kind=period.text("kind"),
-                pace_fired_at=period.time("pace_fired_at"),
-                fired=tuple(
-                    Fired(t.required_number("threshold"), t.required_time("at"))
-                    for t in period.tables("fired")
-                ),
-                samples=tuple(samples),
-            ),
-        )
-    login = top.table("login")
+        state = state._replace(plan=plan.text("label"), plan_checked_at=plan.time("checked_at"))
+    login = account.table("login")
     if login is not None:
-        state = _with(
-            state,
+        state = state._replace(
             login=LoginIncident(
                 login.required_text("kind"),
                 login.required_text("message"),
                 login.required_time("since"),
             ),
         )
-    outage = top.table("outage")
+    outage = account.table("outage")
     if outage is not None:
-        state = _with(
-            state,
+        state = state._replace(
             outage=Outage(
                 kind=outage.required_text("kind"),
                 message=outage.required_text("message"),
@@ -240,23 +395,111 @@ def decode_state(document: dict[str, Any]) -> State:
                 notified=tuple(outage.strings("notified")),
             ),
         )
+    return state
+
+
+def _decode_period(period: _Table) -> PeriodState:
+    samples = []
+    for item in period.items("samples"):
+        if not (isinstance(item, list) and len(item) == 2):
+            raise _Corrupt(f"{period.where} samples: expected [time, percent] pairs")
+        samples.append(Sample(_aware(item[0], "samples"), _as_number(item[1], "samples")))
+    return PeriodState(
+        start=period.time("start"),
+        end=period.time("end"),
+        kind=period.text("kind"),
+        pace_fired_at=period.time("pace_fired_at"),
+        fired=tuple(
+            Fired(t.required_number("threshold"), t.required_time("at"))
+            for t in period.tables("fired")
+        ),
+        samples=tuple(samples),
+    )
+
+
+def _decode_history(history: _Table, meter: str) -> MeterHistory:
+    period = history.table("period")
+    usage = history.table("usage")
+    return MeterHistory(
+        period=_decode_period(period) if period is not None else None,
+        usage=_decode_usage(usage, meter) if usage is not None else None,
+        read_at=history.time("read_at"),
+    )
+
+
+def _decode_usage(usage: _Table, meter: str) -> Usage:
+    return Usage(
+        percent_used=usage.required_number("percent_used"),
+        meter=meter,  # type: ignore[arg-type]
+        period=Period(
+            usage.text("period_kind"), usage.time("period_start"), usage.time("period_end")
+        ),
+        used=usage.raw_number("used"),
+        limit=usage.raw_number("limit"),
+        pay_as_you_go_cap=usage.raw_number("pay_as_you_go_cap") or 0,
+        pay_as_you_go_used=usage.raw_number("pay_as_you_go_used"),
+        prepaid_balance=usage.raw_number("prepaid_balance") or 0,
+        source=usage.text("source") or "",
+    )
+
+
+def _decode_pending(item: _Table) -> PendingAlert:
+    severity = item.required_text("severity").upper()
+    if severity not in Severity.__members__:
+        raise _Corrupt(f"{item.where} severity: unknown {severity!r}")
+    meter = item.text("meter")
+    if meter is not None and meter not in METERS:
+        raise _Corrupt(f"{item.where} meter: unknown {meter!r}")
+    alert = Alert(
+        kind=item.required_text("kind"),
+        key=item.required_text("key"),
+        severity=Severity[severity],
+        title=item.required_text("title"),
+        body=item.required_text("body"),
+        scope=item.text("scope") or "",
+        created=item.required_time("created"),
+        meter=meter,
+        threshold=item.number("threshold"),
+        since=item.time("since"),
+    )
+    only_to = tuple(item.strings("only_to")) if "only_to" in item.values else None
+    return PendingAlert(alert, tuple(item.strings("delivered_to")), only_to)
+
+
+def _migrate_version_1(top: _Table) -> State:
+    """Version 1 kept one history without saying which meter: a monthly period was the
+    monthly meter's, any other the pool's. Nothing it remembered is lost: fired thresholds,
+    pending alerts (told what they are about) and delivery records (old target ids, which the
+    targets map to their new ones when they are loaded)."""
+    state = State(
+        last_reading_at=top.time("last_reading_at"),
+        token_warned_for=top.time("token_warned_for"),
+    )
+    top.number("last_percent")  # checked, no longer kept: each meter keeps its own figures
+    state = _incidents(state, top)
+    period_table = top.table("period")
+    meter = "pool"
+    if period_table is not None:
+        period = _decode_period(period_table)
+        meter = "monthly" if period.kind == "monthly" else "pool"
+        state = state.with_history(meter, MeterHistory(period=period))._replace(
+            meter=meter, pool_answered=meter == "pool"
+        )
     pending = []
     for item in top.tables("pending"):
-        severity = item.required_text("severity").upper()
-        if severity not in Severity.__members__:
-            raise _Corrupt(f"[[pending]] severity: unknown {severity!r}")
-        alert = Alert(
-            kind=item.required_text("kind"),
-            key=item.required_text("key"),
-            severity=Severity[severity],
-            title=item.required_text("title"),
-            body=item.required_text("body"),
-            scope=item.text("scope") or "",
-            created=item.required_time("created"),
-        )
-        only_to = tuple(item.strings("only_to")) if "only_to" in item.values else None
-        pending.append(PendingAlert(alert, tuple(item.strings("delivered_to")), only_to))
-    return _with(state, pending=tuple(pending))
+        entry = _decode_pending(item)
+        alert = entry.alert
+        if alert.kind in ("threshold", "pace", "reset", "recovered"):
+            alert = alert._replace(meter=meter)
+        if alert.kind == "threshold":
+            try:
+                alert = alert._replace(threshold=float(alert.key.rsplit(":", 1)[1]))
+            except (IndexError, ValueError):
+                raise _Corrupt(f"{item.where} key: not a threshold {alert.key!r}") from None
+        if meter == "monthly" and alert.kind in ("threshold", "pace", "reset"):
+            alert = alert._replace(key=f"monthly:{alert.key}")
+        pending.append(entry._replace(alert=alert))
+    return state._replace(pending=tuple(pending))
 
 
 class _Corrupt(Exception):
@@ -274,6 +517,12 @@ class _Table:
         value = self.values.get(key)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise _Corrupt(f"{self.where} {key}: unexpected {type(value).__name__}")
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self.values.get(key, False)
+        if not isinstance(value, bool):
+            raise _Corrupt(f"{self.where} {key}: expected true or false")
         return value
 
     def time(self, key: str) -> datetime | None:
@@ -301,21 +550,33 @@ class _Table:
             raise _Corrupt(f"{self.where}: {key} missing")
         return value
 
-    def list(self, key: str) -> list[Any]:
-        return self.get(key, list) or []
+    def raw_number(self, key: str) -> int | float | None:
+        """A number as written: an int stays an int (units and cents are counted in them)."""
+        value = self.values.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _Corrupt(f"{self.where} {key}: expected a number")
+        return value
+
+    def items(self, key: str) -> list[Any]:
+        found: list[Any] = self.get(key, list) or []
+        return found
 
     def strings(self, key: str) -> list[str]:
-        items = self.list(key)
+        items = self.items(key)
         if not all(isinstance(i, str) for i in items):
             raise _Corrupt(f"{self.where} {key}: expected strings")
         return items
 
     def table(self, key: str) -> _Table | None:
         value = self.values.get(key)
-        return None if value is None else _Table(value, f"[{key}]")
+        where = key if self.where == "the file" else f"{self.where.strip('[]')}.{key}"
+        return None if value is None else _Table(value, f"[{where}]")
 
     def tables(self, key: str) -> list[_Table]:
-        return [_Table(item, f"[[{key}]]") for item in self.list(key)]
+        where = key if self.where == "the file" else f"{self.where.strip('[]')}.{key}"
+        return [_Table(item, f"[[{where}]]") for item in self.items(key)]
 
 
 def _aware(value: Any, where: str) -> datetime:
@@ -338,7 +599,3 @@ def _put(document: dict[str, Any], key: str, value: Any) -> None:
 def _table(**values: Any) -> dict[str, Any]:
     """TOML has no null: absent keys mean None (and empty lists are left out too)."""
     return {k: v for k, v in values.items() if v is not None and v != []}
-
-
-def _with(state: State, **changes: Any) -> State:
-    return state._replace(**changes)

@@ -30,7 +30,8 @@ def format_status(usage: Usage, now: datetime, local: tzinfo | None = None) -> s
 
 def _meter_detail(usage: Usage, now: datetime, local: tzinfo | None) -> str:
     if usage.meter == "monthly":
-        what = f"{format_amount(usage.used or 0)} of {format_amount(usage.limit or 0)}"
+        used = f"{format_amount(usage.used or 0)} of {format_amount(usage.limit or 0)}"
+        what = f"{used} monthly credits"
     else:
         what = f"{usage.period.kind} pool" if usage.period.kind else "usage pool"
     return f"{what}, {describe_reset(usage.period.end, now, local)}"
