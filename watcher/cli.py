@@ -134,7 +134,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                 from watcher.config import load_config
 
                 # The unit must not start into a config error and stay down: check first.
-                load_config(args.config, env)
+                from watcher.targets import check_targets
+
+                check_targets(load_config(args.config, env).notify, env)
                 return install_units(env, timer=args.timer, config=args.config, state=args.state)
             return uninstall_units(env)
         if args.check:
@@ -254,30 +256,9 @@ def _run_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def _run_test_notify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from watcher.config import load_config
-    from watcher.delivery import Message
-    from watcher.model import Severity
-    from watcher.report import test_notify_line
-    from watcher.targets import configured, load_targets, send
+    from watcher.test_notify import run_test_notify
 
-    config = load_config(args.config, env)
-    if not configured(config.notify):
-        print(
-            "No notification target is configured ([notify] urls or config). Alerts are "
-            "printed to standard output and, when a desktop session bus and dbus-python are "
-            "available, shown as desktop notifications. Testing those:"
-        )
-    message = Message(
-        title="Grok Build: test notification",
-        body="A test from grok-usage-watcher: alerts about your Grok Build usage arrive here.",
-        severity=Severity.INFO,
-        alert_keys=("test",),
-    )
-    all_ok = True
-    for target in load_targets(config.notify, env):
-        outcome = send(target, message)
-        all_ok &= outcome.ok
-        print(test_notify_line(target, outcome))
-    return EXIT_OK if all_ok else EXIT_FAILED
+    return run_test_notify(load_config(args.config, env), env, sys.stdout)
 
 
 if __name__ == "__main__":

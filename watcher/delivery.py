@@ -28,6 +28,8 @@ class Route(NamedTuple):
     min_severity: Severity = Severity.INFO
     chain: str | None = None
     priority: int = 0
+    # Also listed plain: it gets its messages directly, and still counts in its chain.
+    direct: bool = False
 
 
 class Message(NamedTuple):
@@ -90,7 +92,7 @@ def deliver(
     succeeds (its later levels count as delivered: the chain was reached)."""
     outcomes: dict[str, Outcome] = {}
     planned = [r for r in routes if r.target_id in plan]
-    for route in (r for r in planned if r.chain is None):
+    for route in (r for r in planned if r.chain is None or r.direct):
         outcomes[route.target_id] = send(route.target_id, plan[route.target_id])
     chained = sorted(
         (r for r in planned if r.chain is not None), key=lambda r: (r.chain, r.priority)
@@ -100,11 +102,14 @@ def deliver(
         for _, level_routes in groupby(members, key=lambda r: r.priority):
             level = list(level_routes)
             if reached:
-                for route in level:
-                    outcomes[route.target_id] = Outcome(True, "escalation not needed", False)
+                for route in level:  # a member already sent to directly keeps its outcome
+                    outcomes.setdefault(
+                        route.target_id, Outcome(True, "escalation not needed", False)
+                    )
                 continue
             for route in level:
-                outcomes[route.target_id] = send(route.target_id, plan[route.target_id])
+                if route.target_id not in outcomes:  # never twice, even if also plain
+                    outcomes[route.target_id] = send(route.target_id, plan[route.target_id])
             reached = all(outcomes[r.target_id].ok for r in level)
     return outcomes
 

@@ -102,10 +102,3 @@ def _delivery(
         "ok": outcome.ok if outcome else None,
         "reason": (outcome.reason or None) if outcome else None,
     }
-
-
-def test_notify_line(target: Target, outcome: Outcome) -> str:
-    tags = ",".join(target.tags) if target.tags else "-"
-    status = "ok" if outcome.ok else "failed"
-    line = f"{status:<7}{target.masked}  tags: {tags}"
-    return line + (f"  ({outcome.reason})" if not outcome.ok and outcome.reason else "")

@@ -226,9 +226,11 @@ class Service:
     def reload(self) -> float | None:
         """The new interval, or None when the new config is broken (the old one stays)."""
         from watcher.config import load_config
+        from watcher.targets import check_targets
 
         try:
             config = load_config(self._config_path, self._environ)
+            check_targets(config.notify, self._environ)
         except ConfigError as error:
             log.error("%s; keeping the previous configuration", error.message)
             return None
@@ -256,20 +258,22 @@ def run_service(
     from watcher.config import load_config
     from watcher.logs import configure_service_logging
     from watcher.sd_notify import Notifier
-    from watcher.state_file import default_state_path
-    from watcher.targets import desktop_bus_address
+    from watcher.state_file import check_ownership, default_state_path, in_own_place
+    from watcher.targets import check_targets, desktop_bus_address
 
     configure_service_logging(verbose, environ)
     notifier = Notifier.from_environ(environ)
+    state = state_path or default_state_path(environ)
     try:
         config = load_config(config_path, environ)
+        check_ownership(state, in_own_place(state, environ))
+        check_targets(config.notify, environ)  # a person reads the journal at start
     except ConfigError as error:
         log.error("%s", error.message)
         notifier.status(error.message)
         return 2
     signals = Signals()
     signals.install()
-    state = state_path or default_state_path(environ)
     # A user service has no DBUS_SESSION_BUS_ADDRESS; Apprise's dbus:// reads it from here.
     bus = desktop_bus_address(environ)
     if bus and "DBUS_SESSION_BUS_ADDRESS" not in os.environ:
