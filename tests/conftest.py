@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.fake_grok import FakeGrok
+from tests.fake_grok import FakeGrok, Reply
 from watcher.cli import main
 
 CLIENT_ID = "b1a00492-073a-47ea-816f-4c329264a828"
@@ -155,7 +155,6 @@ def grok() -> Iterator[FakeGrok]:
 @pytest.fixture
 def ready(home: Home, grok: FakeGrok) -> Home:
     """A logged-in user whose config points at the fake server, with the pool shape served."""
-    from tests.fake_grok import Reply
 
     grok.accepted_tokens.add("access-1")
     grok.routes["/billing?format=credits"] = Reply(json=POOL_BODY)
@@ -200,3 +199,49 @@ def sink() -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+def pool(
+    percent: float, end: datetime | None = None, start: datetime | None = None
+) -> dict[str, Any]:
+    end = end or datetime.now(UTC) + timedelta(days=3)
+    start = start or end - timedelta(days=7)
+    return {
+        "config": {
+            "creditUsagePercent": percent,
+            "currentPeriod": {
+                "type": "USAGE_PERIOD_TYPE_WEEKLY",
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+            },
+        }
+    }
+
+
+@pytest.fixture
+def watching(ready: Home, grok: FakeGrok, sink: Any) -> Home:
+    """A user whose config sends to the webhook sink; forecasts off unless a test wants them."""
+
+    def configure(urls: list[str] | None = None, extra: str = "") -> None:
+        urls = [sink.url()] if urls is None else urls
+        ready.write_config(
+            point_at(grok)
+            + "[alerts]\nforecast = false\n"
+            + extra
+            + "[notify]\nurls = "
+            + json.dumps(urls)
+            + "\n"
+        )
+
+    configure()
+    ready.configure = configure  # type: ignore[attr-defined]
+    ready.end = datetime.now(UTC) + timedelta(days=3)  # type: ignore[attr-defined]
+    ready.serve = lambda percent, end=None: grok.routes.__setitem__(
+        "/billing?format=credits",
+        Reply(json=pool(percent, end or ready.end)),  # type: ignore[attr-defined]
+    )
+    return ready
+
+
+def state_file(home: Home) -> Path:
+    return home.root / ".local" / "state" / "grok-usage-watcher" / "state.toml"

@@ -7,55 +7,10 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import pytest
-
-from tests.conftest import ENTRY, cli_entry, point_at
+from tests.conftest import ENTRY, cli_entry, pool, state_file
 from tests.fake_grok import Reply
-
-
-def pool(percent: float, end: datetime | None = None, start: datetime | None = None) -> dict:
-    end = end or datetime.now(UTC) + timedelta(days=3)
-    start = start or end - timedelta(days=7)
-    return {
-        "config": {
-            "creditUsagePercent": percent,
-            "currentPeriod": {
-                "type": "USAGE_PERIOD_TYPE_WEEKLY",
-                "start": start.isoformat(),
-                "end": end.isoformat(),
-            },
-        }
-    }
-
-
-@pytest.fixture
-def watching(ready, grok, sink):
-    """A user whose config sends to the webhook sink; forecasts off unless a test wants them."""
-
-    def configure(urls: list[str] | None = None, extra: str = "") -> None:
-        urls = [sink.url()] if urls is None else urls
-        ready.write_config(
-            point_at(grok)
-            + "[alerts]\nforecast = false\n"
-            + extra
-            + "[notify]\nurls = "
-            + json.dumps(urls)
-            + "\n"
-        )
-
-    configure()
-    ready.configure = configure
-    ready.end = datetime.now(UTC) + timedelta(days=3)
-    ready.serve = lambda percent, end=None: grok.routes.__setitem__(
-        "/billing?format=credits", Reply(json=pool(percent, end or ready.end))
-    )
-    return ready
-
-
-def state_file(home):
-    return home.root / ".local" / "state" / "grok-usage-watcher" / "state.toml"
 
 
 def test_a_week_of_usage_alerts_once_per_threshold_then_says_the_credits_were_reset(

@@ -191,6 +191,7 @@ class Service:
         notifier: Notifier,
         signals: Signals,
     ) -> None:
+        from watcher.check import Remembered
         from watcher.login import SpentRefreshTokens
         from watcher.service_log import Logged
 
@@ -202,6 +203,7 @@ class Service:
         self._signals = signals
         self._spent = SpentRefreshTokens()  # outlives one reading: see login.py
         self._logged = Logged()
+        self._remembered = Remembered()  # goes on from memory when the state cannot be saved
 
     def check(self) -> None:
         from watcher.check import CheckReport, run_check
@@ -209,8 +211,15 @@ class Service:
 
         outcome: CheckReport | str
         self._signals.checking = True
+        unsaved_before = self._remembered.unsaved
         try:
-            outcome = run_check(self.config, self._state_path, self._environ, spent=self._spent)
+            outcome = run_check(
+                self.config,
+                self._state_path,
+                self._environ,
+                spent=self._spent,
+                remembered=self._remembered,
+            )
         except WatcherError as error:  # the state stayed locked, the config went away, ...
             outcome = error.message
         except Exception as exc:  # a bug: one line, the details with -v; the service goes on
@@ -222,6 +231,15 @@ class Service:
         self._logged = line.logged
         log.log(line.level, "%s", line.text)
         self._notifier.status(line.status)
+        unsaved = self._remembered.unsaved
+        if unsaved is not None and unsaved_before is None:
+            log.warning(
+                "%s; going on from memory (alerts still go out once each) and trying again "
+                "at every check",
+                unsaved,
+            )
+        elif unsaved is None and unsaved_before is not None and not isinstance(outcome, str):
+            log.info("the state is saved again to %s", self._state_path)
 
     def reload(self) -> float | None:
         """The new interval, or None when the new config is broken (the old one stays)."""
