@@ -319,6 +319,8 @@ def test_stale_temporaries_are_removed_and_nothing_else(tmp_path):
 def test_stale_temporaries_younger_than_the_minimum_age_stay(tmp_path):
     stale = tmp_path / f".auth.json.{_dead_pid()}.tmp"
     stale.write_text("half")
+    # Young by the process's own clock (which a faked clock may set far from the disk's).
+    os.utime(stale, (time.time(), time.time()))
     assert remove_stale_temporaries(tmp_path / "auth.json", min_age_seconds=60) == []
     assert remove_stale_temporaries(tmp_path / "auth.json", min_age_seconds=60) == []
     _old(stale)
