@@ -158,3 +158,15 @@ def test_a_users_mistake_never_ends_in_a_traceback(home):
     result = _python(home, "-m", "watcher", "--status")
     assert result.returncode == 1
     assert result.stderr == "Grok not logged in. Run `grok login`.\n"
+
+
+@pytest.mark.parametrize("mode", ["--check", "--status"])
+def test_every_failure_with_json_is_one_error_document(ready, grok, run, mode):
+    ready.write_config(point_at(grok) + "colour = 'red'\n")
+    result = run(mode, "--json")
+    assert result.code == 2
+    document = json.loads(result.out)
+    assert document["error"]["kind"] == "config"
+    assert "[grok] colour: unknown key" in document["error"]["message"]
+    result = run(mode, "--json", "--state", str(ready.auth_path))
+    assert json.loads(result.out)["error"]["kind"] in ("config", "state_refused")
