@@ -204,18 +204,9 @@ def sink() -> Iterator[Any]:
 def pool(
     percent: float, end: datetime | None = None, start: datetime | None = None
 ) -> dict[str, Any]:
+    """A pool answer at `percent`, its period ending in three days unless told otherwise."""
     end = end or datetime.now(UTC) + timedelta(days=3)
-    start = start or end - timedelta(days=7)
-    return {
-        "config": {
-            "creditUsagePercent": percent,
-            "currentPeriod": {
-                "type": "USAGE_PERIOD_TYPE_WEEKLY",
-                "start": start.isoformat(),
-                "end": end.isoformat(),
-            },
-        }
-    }
+    return pool_body(start or end - timedelta(days=7), end, percent)
 
 
 @pytest.fixture

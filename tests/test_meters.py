@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.conftest import monthly_body, pool
+from tests.conftest import monthly_body
 from tests.core_values import NETWORK, PACE_RULES, RULES, T0, WEEK, reading, usage
 from tests.fake_grok import Reply
 from watcher.evaluate import evaluate, may_read_monthly_instead
@@ -153,7 +153,8 @@ def test_status_reads_the_state_to_know_the_meter_and_never_writes_it(watching, 
     path = watching.root / ".local" / "state" / "grok-usage-watcher" / "state.toml"
     before = path.read_bytes()
     grok.routes["/billing?format=credits"] = Reply(404)
-    grok.routes["/billing"] = Reply(json=pool(10) | monthly_body(watching.end, watching.end))
+    end = watching.end
+    grok.routes["/billing"] = Reply(json=monthly_body(end - timedelta(days=30), end))
     result = run("--status")
     assert result.code == 1
     assert result.err == "Grok billing request failed (HTTP 404). Try again later.\n"

@@ -182,11 +182,11 @@ def _deliver(
     report: CheckReport, config: Config, environ: Mapping[str, str], print_to: TextIO | None
 ) -> CheckReport:
     from watcher.delivery import deliver, plan_messages, record_deliveries
-    from watcher.targets import load_targets, send
+    from watcher.targets import load_targets, renamed_ids, send
 
     targets = _unique(load_targets(config.notify, environ))
     routes = [t.route for t in targets]
-    state = _with_current_ids(report.state, targets)
+    state = _with_current_ids(report.state, renamed_ids(targets))
     report = report._replace(state=state)
     plan = plan_messages(state.pending, routes)
     if report.dry_run or not plan:
@@ -216,10 +216,9 @@ def _unique(targets: list[Target]) -> list[Target]:
     return unique
 
 
-def _with_current_ids(state: State, targets: list[Target]) -> State:
+def _with_current_ids(state: State, current: Mapping[str, str]) -> State:
     """Delivery records written under a target's former id (an older version identified
     targets differently) count for the target as it is identified now."""
-    current = {alias: t.target_id for t in targets for alias in getattr(t, "aliases", ())}
     if not current:
         return state
 

@@ -112,6 +112,10 @@ def check_ownership(path: Path, own_place: bool) -> None:
         raise StateRefused(f"{path}: is a directory, not a state file") from None
     except OSError:
         return  # load_state says why it cannot be read
+    _check_owned(path, raw, own_place)
+
+
+def _check_owned(path: Path, raw: bytes, own_place: bool) -> None:
     if not raw.strip():
         return
     document = _parse(raw)
@@ -154,14 +158,16 @@ def load_state(
 ) -> tuple[State, str | None]:
     """The remembered state, and a warning when our own file was corrupt. It is moved aside
     so the next save starts fresh -- unless `move_aside` is False (a dry run, --status)."""
-    check_ownership(path, own_place)
     _remove_stale_temporaries(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         return State(), None
+    except IsADirectoryError:
+        raise StateRefused(f"{path}: is a directory, not a state file") from None
     except OSError as exc:
         raise StateError(f"{path}: cannot read the state file: {exc.strerror or exc}") from None
+    _check_owned(path, raw, own_place)
     if not raw.strip():
         return State(), None
     try:
