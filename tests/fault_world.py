@@ -174,9 +174,11 @@ class SilentPort(DeadPort):
 
 @dataclass
 class Faulty:
-    """How the faulty check is run: extra flags, environment, a command wrapper, and what to do
-    while it runs. `result` is filled in once it has run, for the fault's own checks."""
+    """How the faulty check is run: the command (`--check` unless the row runs another), extra
+    flags, environment, a command wrapper, and what to do while it runs. `result` is filled in
+    once it has run, for the fault's own checks."""
 
+    command: str = "--check"
     argv: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     prefix: tuple[str, ...] = ()
@@ -191,6 +193,7 @@ class Result:
     err: str
     seconds: float
     titles: list[str]  # what the sink received during this check
+    bodies: list[str]  # ... and their bodies
     granted: list[str]  # access tokens the token endpoint granted during this check
 
 
@@ -270,6 +273,7 @@ class World:
         grok_extra: str = "",
         forecast: str = "false",
         timeout: float = 1,
+        apprise_configs: list[Path] | None = None,
     ) -> None:
         urls = [self.sink.url()] if urls is None else urls
         self.config_path.parent.mkdir(parents=True, exist_ok=True)
@@ -283,6 +287,7 @@ class World:
             f"forecast = {forecast}\n"
             "[notify]\n"
             f"urls = {json.dumps(urls)}\n"
+            f"config = {json.dumps([str(path) for path in apprise_configs or []])}\n"
         )
 
     def serve(self, percent: float) -> None:
@@ -319,7 +324,7 @@ class World:
         granted = len(self.grok.granted)
         started = time.monotonic()
         process = subprocess.Popen(
-            [*faulty.prefix, sys.executable, "-m", "watcher", "--check", *faulty.argv],
+            [*faulty.prefix, sys.executable, "-m", "watcher", faulty.command, *faulty.argv],
             env=env,
             cwd=REPO,
             stdout=subprocess.PIPE,
@@ -340,6 +345,7 @@ class World:
             err=err,
             seconds=time.monotonic() - started,
             titles=self.sink.titles()[received:],
+            bodies=[webhook.body for webhook in self.sink.received[received:]],
             granted=self.grok.granted[granted:],
         )
         faulty.result = result

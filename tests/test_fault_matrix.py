@@ -8,15 +8,19 @@ Each row runs in a fresh home:
            row's fault applied for this one check; the row says what it must show: the exit
            code, the one line on stderr (exact, or a tight regex), and what it sends;
   the fault is removed;
-  check 3  82 %: the 80 % alert is due;
+  check 3  82 %: the 80 % alert is due (a row may choose other figures for checks 3 and 4);
   check 4  83 %: nothing new.
+
+Most rows run `--check` in check 2; a few run the command whose fault they prove
+(`--install-service`, `--test-notify`).
 
 After every check: no traceback anywhere; auth.json byte-identical unless the token endpoint
 granted a refresh in that check (then it holds every entry and field as before, same JSON
 types, times with an offset, and the granted token); the state file is the watcher's
 (`assert_state_is_ours`) and no temporary of a save is left beside it; a config error (exit 2)
 leaves the state as it was. Over checks 2-4 the sink receives what the model says is due, each
-exactly once -- a row whose check is killed may repeat that check's messages once, no more.
+exactly once -- a row whose check is killed may repeat that check's messages once, no more --
+and every threshold alert states the usage of the check that sent it.
 
 Rows marked xfail(strict=True) fail today for the reason given (issue 9); one that starts
 passing turns red until its mark is removed.
@@ -36,7 +40,7 @@ import time
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -77,6 +81,8 @@ CHANGED = "Grok billing response changed."
 REFRESH_CONNECTION = "Grok login refresh failed. Check your connection."
 TODO_TOML = 'title = "groceries"\n\n[items]\nmilk = 2\n'
 GARBLED_STATE = b"version = 1\n[period\nstart = 2026-"  # a state cut short
+THRESHOLD_TITLE = re.compile(r"Grok Build: \d+% of weekly credits used")
+TEST_TITLE = "Grok Build: test notification"
 
 Message = str | re.Pattern[str]
 Expected = Message | Callable[[World], Message] | None
@@ -108,18 +114,25 @@ def assert_state_is_ours(path: Path) -> None:
 class Model:
     """Which threshold alert is due (README, "The alerts"): a threshold fires once per period,
     when usage first reaches it; a jump over several is ONE message naming the highest; what a
-    check fired is remembered only if that check saved its state."""
+    check fired is remembered only if that check saved its state; one that was not delivered is
+    due again at the next check, unless a higher threshold's alert takes its place."""
 
     THRESHOLDS = (50.0, 80.0, 90.0, 100.0)
 
     def __init__(self) -> None:
         self.fired: set[float] = set()
+        self.pending: str | None = None
 
-    def due(self, percent: float, saved: bool = True) -> list[str]:
+    def due(self, percent: float, saved: bool = True, delivered: bool = True) -> list[str]:
         reached = {t for t in self.THRESHOLDS if percent >= t} - self.fired
+        if reached:
+            due = [threshold_title(max(reached))]
+        else:
+            due = [self.pending] if self.pending else []
         if saved:
             self.fired |= reached
-        return [threshold_title(max(reached))] if reached else []
+            self.pending = due[0] if due and not delivered else None
+        return due
 
 
 # --- rows --------------------------------------------------------------------------------------
@@ -137,6 +150,7 @@ class Row:
     saves: bool = True  # ... and the check's state is saved
     extra: tuple[str, ...] = ()  # other titles the faulty check sends to the sink
     killed: bool = False  # the faulty check is killed: its messages may come once more
+    later: tuple[float, float] = (82, 83)  # usage in checks 3 and 4
 
 
 def row(r: Row, xfail: str | None = None) -> Any:
@@ -519,12 +533,84 @@ def refusing_target(world: World) -> str:
     return f"json://127.0.0.1:{port.port}/hook?cto=0.5&rto=0.5"
 
 
+def sink_inline(world: World) -> list[str]:
+    return [world.sink.url()]
+
+
+FAILED = re.compile(r"failed, will retry next check: json://127\.0\.0\.1:\d+/hook")
 # The summary of a check run a day back: the reset is a day further off than the 3 days.
 A_DAY_BACK = re.compile(r"^55% used \(weekly pool, resets .+ \(in (4 d|3 d 23 h)")
 HALF_SENT = re.compile(
     rf"sent “{re.escape(threshold_title(50))}” to 1 of 2 target\(s\); "
     r"failed, will retry next check: json://127\.0\.0\.1:\d+/hook"
 )
+
+
+def same_target_twice(
+    inline: Callable[[World], list[str]], in_apprise_config: bool, command: str = "--check"
+) -> Fault:
+    """For one check the sink is listed twice: `inline` in [notify] urls, and maybe also in an
+    Apprise config file (where Apprise writes the URL its own way)."""
+
+    @contextlib.contextmanager
+    def fault(world: World) -> Iterator[Faulty]:
+        configs = []
+        if in_apprise_config:
+            path = world.root / ".config" / "apprise" / "apprise.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"# my alerts\n{world.sink.url()}\n")
+            configs = [path]
+        world.configure(urls=inline(world), apprise_configs=configs)
+        yield Faulty(command=command)
+        world.configure()
+
+    return fault
+
+
+def broken_toml(world: World) -> re.Pattern[str]:
+    return re.compile(rf"{re.escape(str(world.config_path))}: not valid TOML: .+")
+
+
+@contextlib.contextmanager
+def install_with_broken_config(world: World) -> Iterator[Faulty]:
+    """`--install-service` with the config broken: the command on PATH in ~/.local/bin (as
+    pipx puts it) and a stand-in systemctl that records what it is asked."""
+    tools = world.tmp / "tools"
+    tools.mkdir()
+    asked = tools / "systemctl.log"
+    systemctl = tools / "systemctl"
+    systemctl.write_text(f'#!/bin/sh\necho "$*" >> "{asked}"\n')
+    systemctl.chmod(0o755)
+    bin_dir = world.root / ".local" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "grok-usage-watcher").write_text("#!/bin/sh\n")
+    (bin_dir / "grok-usage-watcher").chmod(0o755)
+    saved = world.config_path.read_text()
+    world.config_path.write_text(saved.replace("[alerts]", "[alerts"))
+    path = f"{bin_dir}:{tools}:{world.env.get('PATH', '/usr/bin:/bin')}"
+    yield Faulty(command="--install-service", env={"PATH": path})
+    world.config_path.write_text(saved)
+    units = world.root / ".config" / "systemd"
+    assert not units.exists(), f"written: {sorted(map(str, units.rglob('*')))}"
+    assert not asked.exists(), f"systemctl was asked: {asked.read_text()}"
+
+
+@contextlib.contextmanager
+def config_error_as_json(world: World) -> Iterator[Faulty]:
+    saved = world.config_path.read_text()
+    world.config_path.write_text(saved.replace("[alerts]", "timout_seconds = 1\n[alerts]"))
+    faulty = Faulty(argv=("--json",))
+    yield faulty
+    world.config_path.write_text(saved)
+    assert faulty.result is not None
+    assert faulty.result.out.count("\n") == 1, describe(faulty.result)
+    error = json.loads(faulty.result.out)["error"]
+    assert error == {"kind": "config", "message": unknown_key(world)}
+
+
+def unknown_key(world: World) -> str:
+    suggestion = "(did you mean timeout_seconds?)"
+    return f"{world.config_path}: [grok] timout_seconds: unknown key {suggestion}"
 
 
 @contextlib.contextmanager
@@ -683,17 +769,14 @@ ROWS = [
         config_error(
             "config-broken-toml",
             config_text(lambda text: text.replace("[alerts]", "[alerts")),
-            lambda w: re.compile(rf"{re.escape(str(w.config_path))}: not valid TOML: .+"),
+            broken_toml,
         )
     ),
     row(
         config_error(
             "config-unknown-key",
             config_text(lambda text: text.replace("[alerts]", "timout_seconds = 1\n[alerts]")),
-            lambda w: (
-                f"{w.config_path}: [grok] timout_seconds: unknown key "
-                "(did you mean timeout_seconds?)"
-            ),
+            unknown_key,
         )
     ),
     row(
@@ -732,7 +815,7 @@ ROWS = [
         target_failed(
             "target-500",
             sink_answers_500,
-            re.compile(r"failed, will retry next check: json://127\.0\.0\.1:\d+/hook"),
+            FAILED,
             delivers=False,
         )
     ),
@@ -746,6 +829,32 @@ ROWS = [
             delivers=True,
         )
     ),
+    row(
+        replace(
+            target_failed("target-500-retried-current", sink_answers_500, FAILED, False),
+            later=(62, 63),  # the retry is not replaced by a higher threshold's alert
+        )
+    ),
+    # The same target listed twice: one target, one message.
+    row(fine("target-inline-and-in-apprise-config", same_target_twice(sink_inline, True))),
+    row(
+        fine(
+            "target-critical-beside-untagged",
+            same_target_twice(lambda w: [f"critical={w.sink.url()}", w.sink.url()], False),
+        )
+    ),
+    row(
+        Row(
+            "test-notify-target-inline-and-in-apprise-config",
+            same_target_twice(sink_inline, True, command="--test-notify"),
+            0,
+            "",
+            extra=(TEST_TITLE,),
+        )
+    ),
+    # The commands refuse a broken config the same way.
+    row(config_error("install-service-broken-config", install_with_broken_config, broken_toml)),
+    row(config_error("check-json-config-error", config_error_as_json, unknown_key)),
     # The meter, the clock, and kills.
     row(unread("meter-flips-for-one-check", meter_flips, http(404))),
     row(fine("clock-back-a-day", clock_back_a_day, out=A_DAY_BACK)),
@@ -786,22 +895,32 @@ def test_fault(world: World, case: Row) -> None:
             assert_line(second.err, resolve(case.err, world), "stderr", second)
         if case.out is not None:
             assert_line(second.out, resolve(case.out, world), "stdout", second, search=True)
-    due = model.due(55, saved=case.saves) if case.reads else []
+    due = model.due(55, saved=case.saves, delivered=case.delivers) if case.reads else []
     assert Counter(second.titles) == Counter((due if case.delivers else []) + list(case.extra))
+    assert_current_figures(second, 55)
 
-    world.serve(82)
+    world.serve(case.later[0])
     third = observed_check(world)
     assert third.code == 0, describe(third)
-    world.serve(83)
+    assert_current_figures(third, case.later[0])
+    world.serve(case.later[1])
     fourth = observed_check(world)
     assert fourth.code == 0, describe(fourth)
+    assert_current_figures(fourth, case.later[1])
 
     # No alert lost, none repeated (a killed check's messages at most once more).
-    expected_later = Counter(model.due(82) + model.due(83))
+    expected_later = Counter(model.due(case.later[0]) + model.due(case.later[1]))
     later = Counter(third.titles + fourth.titles)
     assert later - expected_later <= (Counter(second.titles) if case.killed else Counter())
     assert not expected_later - later, f"lost: {expected_later - later}"
     assert Counter(fourth.titles) - Counter(second.titles if case.killed else []) == Counter()
+
+
+def assert_current_figures(result: Result, percent: float) -> None:
+    """A threshold alert says the usage of the check that sends it (a retried one too)."""
+    for title, body in zip(result.titles, result.bodies, strict=True):
+        if THRESHOLD_TITLE.fullmatch(title):
+            assert f"You have used {percent:g}% " in body, f"{title!r}: {body!r}"
 
 
 def observed_check(world: World, faulty: Faulty | None = None, killed: bool = False) -> Result:
@@ -814,7 +933,7 @@ def observed_check(world: World, faulty: Faulty | None = None, killed: bool = Fa
     assert "Traceback" not in result.out + result.err, describe(result)
     if not killed:
         assert len(result.err.splitlines()) <= 1, describe(result)
-        if result.code == 2:
+        if result.code == 2 and "--json" not in (faulty.argv if faulty else ()):
             assert result.out == "", describe(result)
             assert world.state_path.read_bytes() == state_before, "exit 2 changed the state"
         else:
