@@ -13,13 +13,13 @@ from tests.conftest import ENTRY, cli_entry, make_jwt
 from watcher.auth_file import (
     DEFAULT_CLIENT_ID,
     RefreshedTokens,
-    default_auth_path,
     ensure_writable,
     jwt_expiry,
     login_entries,
     write_back,
 )
 from watcher.errors import AuthNotWritable
+from watcher.paths import default_auth_path
 
 NEW_EXPIRY = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
 TOKENS = RefreshedTokens("access-new", "refresh-new", "id-new", NEW_EXPIRY)

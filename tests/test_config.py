@@ -7,14 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from watcher.config import (
-    DEFAULT_API_BASE,
-    DEFAULT_THRESHOLDS,
-    DEFAULT_TOKEN_URL,
-    default_config_path,
-    load_config,
-)
+from watcher.config import DEFAULT_THRESHOLDS, load_config
 from watcher.errors import ConfigError
+from watcher.grok_settings import DEFAULT_API_BASE, DEFAULT_TOKEN_URL
+from watcher.paths import default_config_path
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -8,13 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.core_values import RULES, T0, reading
-from watcher.delivery import (
-    Outcome,
-    Route,
-    deliver,
-    plan_messages,
-    record_deliveries,
-)
+from watcher.delivery import Outcome, Route, deliver, plan_messages, record_deliveries
 from watcher.evaluate import evaluate
 from watcher.model import Severity, State
 

@@ -14,13 +14,8 @@ from hypothesis import strategies as st
 from tests.core_values import EXPIRED, NETWORK, PACE_RULES, RULES, T0, next_period, reading
 from watcher.evaluate import evaluate
 from watcher.model import State, TokenInfo
-from watcher.state_file import (
-    CheckBusy,
-    default_state_path,
-    load_state,
-    save_state,
-    state_lock,
-)
+from watcher.paths import default_state_path
+from watcher.state_file import CheckBusy, load_state, save_state, state_lock
 
 NOW = T0 + timedelta(days=1)
 

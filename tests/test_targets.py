@@ -14,11 +14,11 @@ import pytest
 
 from tests.core_values import RULES, T0, reading
 from watcher.check import _unique
-from watcher.config import NotifySettings
 from watcher.delivery import Message, Outcome, deliver, plan_messages
 from watcher.errors import ConfigError
 from watcher.evaluate import evaluate
 from watcher.model import Severity, State
+from watcher.notify_settings import NotifySettings
 from watcher.targets import Target, check_targets, load_targets, send
 
 DOWN = "json://127.0.0.1:9"  # nothing listens on the discard port: a send there fails

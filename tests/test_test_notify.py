@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from watcher.config import Config, GrokSettings, NotifySettings
+from watcher.config import Config
+from watcher.grok_settings import GrokSettings
+from watcher.notify_settings import NotifySettings
 from watcher.test_notify import run_test_notify
 
 DOWN = "json://127.0.0.1:9/down"  # nothing listens on the discard port: a send there fails

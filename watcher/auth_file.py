@@ -22,13 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from watcher.deadline import Deadline, DeadlineExceeded
-from watcher.errors import (
-    AuthLockFailed,
-    AuthNotWritable,
-    AuthUnreadable,
-    LoginBusy,
-    NotLoggedIn,
-)
+from watcher.errors import AuthLockFailed, AuthNotWritable, AuthUnreadable, LoginBusy, NotLoggedIn
 from watcher.files import probe_replace, remove_stale_temporaries, replace_atomically
 
 DEFAULT_CLIENT_ID = "b1a00492-073a-47ea-816f-4c329264a828"
@@ -42,13 +36,6 @@ WRITE_MARGIN_BYTES = 4096
 STALE_TEMPORARY_SECONDS = 60.0
 
 log = logging.getLogger(__name__)
-
-
-def default_auth_path(environ: Mapping[str, str]) -> Path:
-    grok_home = environ.get("GROK_HOME")
-    if grok_home:
-        return Path(grok_home).expanduser() / "auth.json"
-    return Path(environ.get("HOME") or Path.home()) / ".grok" / "auth.json"
 
 
 class AuthEntry(NamedTuple):

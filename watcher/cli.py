@@ -189,8 +189,9 @@ def _stopped(code: int) -> int:
 def _run_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from watcher.check import meter_policy
     from watcher.config import load_config
+    from watcher.paths import default_state_path
     from watcher.reading import read
-    from watcher.state_file import default_state_path, in_own_place, load_state
+    from watcher.state_file import in_own_place, load_state
     from watcher.status import format_status, status_document
 
     config = load_config(args.config, env)
@@ -223,8 +224,8 @@ def _misuse(args: argparse.Namespace) -> str | None:
 def _run_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from watcher.check import run_check
     from watcher.config import load_config
+    from watcher.paths import default_state_path
     from watcher.report import check_document, summary_line
-    from watcher.state_file import default_state_path
 
     config = load_config(args.config, env)
     # In JSON mode the printed fallback goes to stderr: stdout holds one JSON object.

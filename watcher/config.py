@@ -15,24 +15,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from watcher.auth_file import default_auth_path
 from watcher.durations import format_duration_setting, parse_duration
 from watcher.errors import ConfigError
+from watcher.grok_settings import API_BASE_ENV, GrokSettings
+from watcher.notify_settings import NotifySettings
+from watcher.paths import default_auth_path, default_config_path, home_directory
 
-DEFAULT_API_BASE = "https://cli-chat-proxy.grok.com/v1"
-DEFAULT_TOKEN_URL = "https://auth.x.ai/oauth2/token"
-API_BASE_ENV = "GROK_CLI_CHAT_PROXY_BASE_URL"
 DEFAULT_THRESHOLDS = (50.0, 80.0, 90.0, 100.0)
 DEFAULT_INTERVAL = timedelta(minutes=5)
 MIN_INTERVAL = timedelta(seconds=10)  # the API is asked once per check: no hammering it
-
-
-class GrokSettings(NamedTuple):
-    auth_file: Path
-    api_base: str = DEFAULT_API_BASE
-    token_url: str = DEFAULT_TOKEN_URL
-    billing: str = "auto"
-    timeout_seconds: float = 15.0
 
 
 class AlertSettings(NamedTuple):
@@ -46,26 +37,12 @@ class ScheduleSettings(NamedTuple):
     interval: timedelta = DEFAULT_INTERVAL  # the service's time between checks
 
 
-class NotifySettings(NamedTuple):
-    urls: tuple[str, ...] = ()  # Apprise URLs, each maybe "tag,tag=" prefixed (TEXT config form)
-    config: tuple[Path, ...] = ()  # Apprise config files (YAML or TEXT)
-
-
 class Config(NamedTuple):
     grok: GrokSettings
     alerts: AlertSettings = AlertSettings()
     notify: NotifySettings = NotifySettings()
     schedule: ScheduleSettings = ScheduleSettings()
     source: Path | None = None  # the file read, None when running on defaults
-
-
-def config_home(environ: Mapping[str, str]) -> Path:
-    """$XDG_CONFIG_HOME, else ~/.config: where this config and the user's systemd units live."""
-    return Path(environ.get("XDG_CONFIG_HOME") or home_directory(environ) / ".config")
-
-
-def default_config_path(environ: Mapping[str, str]) -> Path:
-    return config_home(environ) / "grok-usage-watcher" / "config.toml"
 
 
 def load_config(explicit_path: Path | None, environ: Mapping[str, str]) -> Config:
@@ -268,10 +245,6 @@ def _expand_home(text: str, environ: Mapping[str, str]) -> Path:
     if text == "~" or text.startswith("~/"):
         return home_directory(environ) / text[2:]
     return Path(text)
-
-
-def home_directory(environ: Mapping[str, str]) -> Path:
-    return Path(environ.get("HOME") or Path.home())
 
 
 def _type_name(value: Any) -> str:

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from itertools import groupby
 from typing import NamedTuple
 
-from watcher.messages import importance
 from watcher.model import Alert, PendingAlert, Severity, State
+from watcher.severity import importance
 
 
 class Route(NamedTuple):

@@ -10,6 +10,7 @@ import json
 import logging
 from typing import Literal, NamedTuple
 
+from watcher.billing import parse_billing_body
 from watcher.errors import (
     AuthExpired,
     BillingHTTPError,
@@ -19,7 +20,7 @@ from watcher.errors import (
 )
 from watcher.login import Credentials, Login
 from watcher.transport import Response, Transport
-from watcher.usage import Usage, parse_billing_body
+from watcher.usage import Usage
 
 BillingMode = Literal["auto", "credits", "legacy"]
 CREDITS_PATH = "/billing?format=credits"

@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
-from watcher.config import config_home, home_directory
 from watcher.errors import WatcherError
 from watcher.files import replace_atomically
+from watcher.paths import config_home, home_directory
 
 COMMAND = "grok-usage-watcher"
 SERVICE = "grok-usage-watcher.service"
@@ -89,7 +89,7 @@ def install_units(
     state: Path | None = None,
     argv0: str | None = None,
 ) -> int:
-    from watcher.state_file import default_state_path
+    from watcher.paths import default_state_path
 
     unit_dir = user_unit_dir(environ)
     extra = []
@@ -132,8 +132,7 @@ def install_units(
 
 
 def uninstall_units(environ: Mapping[str, str]) -> int:
-    from watcher.config import default_config_path
-    from watcher.state_file import default_state_path
+    from watcher.paths import default_config_path, default_state_path
 
     unit_dir = user_unit_dir(environ)
     installed = [name for name in ALL_UNITS if (unit_dir / name).exists()]

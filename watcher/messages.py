@@ -5,37 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
+from watcher.formatting import format_amount, format_duration, format_local_time, whole_percent
 from watcher.model import Alert, Severity
 from watcher.pace import Forecast
-from watcher.status import (
-    format_amount,
-    format_duration,
-    format_local_time,
-    whole_percent,
-)
+from watcher.severity import threshold_severity
 from watcher.usage import Usage
-
-# The order alerts of equal severity are listed in, most important first.
-KIND_ORDER = (
-    "login",
-    "outage",
-    "state",
-    "threshold",
-    "pace",
-    "token_expiry",
-    "meter",
-    "reset",
-    "recovered",
-    "test",
-)
-
-
-def threshold_severity(threshold: float) -> Severity:
-    if threshold >= 100:
-        return Severity.CRITICAL
-    if threshold >= 80:
-        return Severity.WARNING
-    return Severity.INFO
 
 
 def alert_key(meter: str, base: str) -> str:
@@ -310,9 +284,3 @@ def recovered_alert(
         meter=usage.meter,
         since=since,
     )
-
-
-def importance(alert: Alert) -> tuple[int, int]:
-    """Sort key: most important first."""
-    kind_rank = KIND_ORDER.index(alert.kind) if alert.kind in KIND_ORDER else len(KIND_ORDER)
-    return (-int(alert.severity), kind_rank)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from watcher.config import GrokSettings
 from watcher.deadline import Deadline, DeadlineExceeded
 from watcher.errors import ConfigError, LoginProblem, NetworkFailure, WatcherError
 from watcher.grok_client import NO_HISTORY, GrokClient, MeterPolicy
+from watcher.grok_settings import GrokSettings
 from watcher.login import Login, SpentRefreshTokens
 from watcher.model import Failure, Observation, Reading, TokenInfo
 from watcher.transport import Transport

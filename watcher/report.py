@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from watcher.formatting import whole_percent
 from watcher.model import Failure, Reading
-from watcher.status import STATUS_SCHEMA, describe_reset, status_document, whole_percent
+from watcher.status import STATUS_SCHEMA, describe_reset, status_document
 
 if TYPE_CHECKING:
     from watcher.check import CheckReport

@@ -275,8 +275,9 @@ def run_service(
     """The service's whole life. Exit 0 on SIGTERM/SIGINT, 2 on a config error at start."""
     from watcher.config import load_config
     from watcher.logs import configure_service_logging
+    from watcher.paths import default_state_path
     from watcher.sd_notify import Notifier
-    from watcher.state_file import check_ownership, default_state_path, in_own_place
+    from watcher.state_file import check_ownership, in_own_place
     from watcher.targets import check_targets, desktop_bus_address
 
     configure_service_logging(verbose, environ)

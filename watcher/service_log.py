@@ -12,9 +12,9 @@ import logging
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, NamedTuple
 
+from watcher.formatting import format_local_time, whole_percent
 from watcher.model import Reading
 from watcher.report import summary_line
-from watcher.status import format_local_time, whole_percent
 
 if TYPE_CHECKING:
     from watcher.check import CheckReport

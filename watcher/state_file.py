@@ -27,7 +27,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from watcher.config import home_directory
 from watcher.errors import ConfigError, WatcherError
 from watcher.files import remove_stale_temporaries, replace_atomically
 from watcher.model import (
@@ -44,6 +43,7 @@ from watcher.model import (
     Severity,
     State,
 )
+from watcher.paths import default_state_path
 from watcher.usage import Period, Usage
 
 LOCK_WAIT_SECONDS = 60.0
@@ -87,11 +87,6 @@ class StateRefused(ConfigError):
 
 class CheckBusy(WatcherError):
     kind = "busy"
-
-
-def default_state_path(environ: Mapping[str, str]) -> Path:
-    base = environ.get("XDG_STATE_HOME") or home_directory(environ) / ".local" / "state"
-    return Path(base) / "grok-usage-watcher" / "state.toml"
 
 
 def in_own_place(path: Path, environ: Mapping[str, str]) -> bool:

@@ -1,0 +1,39 @@
+"""How numbers, times and spans read in every line the watcher writes. Pure."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, tzinfo
+
+from watcher.usage import Number
+
+
+def whole_percent(percent: float) -> int:
+    """Rounded down, so a display never shows a threshold reached before it is (99.6 -> 99)."""
+    return math.floor(percent)
+
+
+def format_local_time(moment: datetime, now: datetime, local: tzinfo | None = None) -> str:
+    """`Thu 27 Nov 05:01` in the local zone (TZ honoured), with the year when it differs."""
+    shown = moment.astimezone(local)
+    text = f"{shown:%a} {shown.day} {shown:%b %H:%M}"
+    if shown.year != now.astimezone(local).year:
+        text += f" {shown.year}"
+    return text
+
+
+def format_duration(span: timedelta) -> str:
+    minutes = max(0, int(span.total_seconds() // 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+def format_amount(value: Number) -> str:
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{int(value):,}"

@@ -1,0 +1,33 @@
+"""How important an alert is: its severity, and the order alerts are listed in. Pure."""
+
+from __future__ import annotations
+
+from watcher.model import Alert, Severity
+
+# The order alerts of equal severity are listed in, most important first.
+KIND_ORDER = (
+    "login",
+    "outage",
+    "state",
+    "threshold",
+    "pace",
+    "token_expiry",
+    "meter",
+    "reset",
+    "recovered",
+    "test",
+)
+
+
+def threshold_severity(threshold: float) -> Severity:
+    if threshold >= 100:
+        return Severity.CRITICAL
+    if threshold >= 80:
+        return Severity.WARNING
+    return Severity.INFO
+
+
+def importance(alert: Alert) -> tuple[int, int]:
+    """Sort key: most important first."""
+    kind_rank = KIND_ORDER.index(alert.kind) if alert.kind in KIND_ORDER else len(KIND_ORDER)
+    return (-int(alert.severity), kind_rank)
