@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from watcher.model import Failure, Reading, Rules, TokenInfo
-from watcher.usage import Period, Usage
+from watcher.core.model import Failure, Reading, Rules, TokenInfo
+from watcher.core.usage import Period, Usage
 
 T0 = datetime(2026, 11, 20, 5, 0, tzinfo=UTC)  # a period starts
 WEEK = timedelta(days=7)

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.conftest import ENTRY, cli_entry, make_jwt
-from watcher.auth_file import (
+from watcher.errors import AuthNotWritable
+from watcher.grok.auth_file import (
     DEFAULT_CLIENT_ID,
     RefreshedTokens,
     ensure_writable,
@@ -18,7 +19,6 @@ from watcher.auth_file import (
     login_entries,
     write_back,
 )
-from watcher.errors import AuthNotWritable
 from watcher.paths import default_auth_path
 
 NEW_EXPIRY = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)

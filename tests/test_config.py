@@ -9,7 +9,7 @@ import pytest
 
 from watcher.config import DEFAULT_THRESHOLDS, load_config
 from watcher.errors import ConfigError
-from watcher.grok_settings import DEFAULT_API_BASE, DEFAULT_TOKEN_URL
+from watcher.grok.settings import DEFAULT_API_BASE, DEFAULT_TOKEN_URL
 from watcher.paths import default_config_path
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from watcher.deadline import Deadline, DeadlineExceeded
+from watcher.grok.deadline import Deadline, DeadlineExceeded
 
 
 class FakeClock:

@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.core_values import RULES, T0, reading
-from watcher.delivery import Outcome, Route, deliver, plan_messages, record_deliveries
-from watcher.evaluate import evaluate
-from watcher.model import Severity, State
+from watcher.core.delivery import Outcome, Route, deliver, plan_messages, record_deliveries
+from watcher.core.evaluate import evaluate
+from watcher.core.model import Severity, State
 
 NOW = T0 + timedelta(days=1)
 ALL = Route("all")
@@ -47,7 +47,7 @@ def test_severity_routing_by_tags():
 
 
 def test_everything_due_goes_as_one_message_titled_by_the_most_important():
-    from watcher.model import TokenInfo
+    from watcher.core.model import TokenInfo
 
     # A threshold and a token warning decided in the same check:
     token = TokenInfo(NOW + timedelta(hours=3), renewable=False)

@@ -20,8 +20,8 @@ from tests.core_values import (
     next_period,
     reading,
 )
-from watcher.evaluate import evaluate
-from watcher.model import Severity, State, TokenInfo
+from watcher.core.evaluate import evaluate
+from watcher.core.model import Severity, State, TokenInfo
 
 H = timedelta(hours=1)
 

@@ -32,7 +32,7 @@ def logged(stream) -> list[str]:  # type: ignore[no-untyped-def]
 
 def test_journal_lines_carry_the_syslog_priority_and_no_timestamp(stream):
     assert configure_service_logging(False, journal_env_for(stream), stream)
-    log = logging.getLogger("watcher.service")
+    log = logging.getLogger("watcher.service.loop")
     log.info("%s used", "55%")
     log.warning("Grok billing request failed (HTTP 500). Try again later.")
     log.error("bad config")
@@ -52,7 +52,7 @@ def test_with_verbose_debug_lines_have_priority_7(stream):
 
 def test_elsewhere_lines_are_timestamped_without_prefixes(stream):
     assert not configure_service_logging(False, {}, stream)
-    log = logging.getLogger("watcher.service")
+    log = logging.getLogger("watcher.service.loop")
     log.info("started")
     log.warning("Grok auth expired")
     lines = logged(stream)

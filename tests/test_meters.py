@@ -8,8 +8,8 @@ from datetime import timedelta
 from tests.conftest import monthly_body
 from tests.core_values import NETWORK, PACE_RULES, RULES, T0, WEEK, reading, usage
 from tests.fake_grok import Reply
-from watcher.evaluate import evaluate, may_read_monthly_instead
-from watcher.model import Failure, Reading, State, TokenInfo
+from watcher.core.evaluate import evaluate, may_read_monthly_instead
+from watcher.core.model import Failure, Reading, State, TokenInfo
 
 H = timedelta(hours=1)
 HTTP_404 = Failure(

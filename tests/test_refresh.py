@@ -13,10 +13,10 @@ import pytest
 
 from tests.conftest import CLIENT_ID, ENTRY, Home, cli_entry, make_jwt, point_at
 from tests.fake_grok import FakeGrok, Grant, Reply
-from watcher.deadline import Deadline
 from watcher.errors import AuthExpired, RefreshNetworkFailure
-from watcher.login import Login, SpentRefreshTokens
-from watcher.transport import Transport
+from watcher.grok.deadline import Deadline
+from watcher.grok.login import Login, SpentRefreshTokens
+from watcher.grok.transport import Transport
 
 EXPIRED = "Grok auth expired. Run `grok login` again."
 OTHER = "https://accounts.example::other-client"

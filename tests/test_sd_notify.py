@@ -6,7 +6,7 @@ import os
 import socket
 import uuid
 
-from watcher.sd_notify import Notifier, watchdog_seconds_from
+from watcher.service.sd_notify import Notifier, watchdog_seconds_from
 
 
 def receive(sock: socket.socket) -> str:

@@ -8,10 +8,10 @@ from datetime import UTC, timedelta
 
 from tests.core_values import NETWORK, T0, reading
 from watcher.check import CheckReport
-from watcher.delivery import Message, Outcome, Route
-from watcher.model import Severity, State
-from watcher.service_log import Logged, describe_check
-from watcher.targets import Target
+from watcher.core.delivery import Message, Outcome, Route
+from watcher.core.model import Severity, State
+from watcher.notify.targets import Target
+from watcher.service.journal import Logged, describe_check
 
 NOW = T0 + timedelta(days=2)
 SINK = Target("sink1", "json://localhost/", (), Route("sink1"))

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import schedule
 
-from watcher.sd_notify import Notifier
-from watcher.service import Loop
+from watcher.service.loop import Loop
+from watcher.service.sd_notify import Notifier
 
 START = real_datetime.datetime(2026, 11, 26, 12, 0, 0)
 

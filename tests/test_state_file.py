@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.core_values import EXPIRED, NETWORK, PACE_RULES, RULES, T0, next_period, reading
-from watcher.evaluate import evaluate
-from watcher.model import State, TokenInfo
+from watcher.core.evaluate import evaluate
+from watcher.core.model import State, TokenInfo
 from watcher.paths import default_state_path
 from watcher.state_file import CheckBusy, load_state, save_state, state_lock
 

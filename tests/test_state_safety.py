@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import state_file
 from tests.core_values import RULES, T0, reading
-from watcher.evaluate import evaluate
-from watcher.model import State
+from watcher.core.evaluate import evaluate
+from watcher.core.model import State
 from watcher.state_file import StateRefused, load_state, save_state
 
 NOW = T0 + timedelta(days=1)

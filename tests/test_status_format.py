@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from tests.conftest import monthly_body, pool_body
-from watcher.billing import parse_billing
+from watcher.core.formatting import format_amount, format_duration, whole_percent
+from watcher.core.usage import Period
 from watcher.errors import AuthExpired
-from watcher.formatting import format_amount, format_duration, whole_percent
+from watcher.grok.billing import parse_billing
 from watcher.status import error_document, format_status, status_document
-from watcher.usage import Period
 
 # Pure formatting with an injected clock: fixed example times read against a fixed NOW.
 NOW = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)

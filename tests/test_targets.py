@@ -14,12 +14,12 @@ import pytest
 
 from tests.core_values import RULES, T0, reading
 from watcher.check import _unique
-from watcher.delivery import Message, Outcome, deliver, plan_messages
+from watcher.core.delivery import Message, Outcome, deliver, plan_messages
+from watcher.core.evaluate import evaluate
+from watcher.core.model import Severity, State
 from watcher.errors import ConfigError
-from watcher.evaluate import evaluate
-from watcher.model import Severity, State
-from watcher.notify_settings import NotifySettings
-from watcher.targets import Target, check_targets, load_targets, send
+from watcher.notify.settings import NotifySettings
+from watcher.notify.targets import Target, check_targets, load_targets, send
 
 DOWN = "json://127.0.0.1:9"  # nothing listens on the discard port: a send there fails
 
@@ -262,8 +262,8 @@ def _python(code: str) -> str:
 
 def test_describing_or_checking_no_targets_does_not_import_apprise(tmp_path):
     code = (
-        "import sys\nfrom pathlib import Path\nfrom watcher.config import NotifySettings\n"
-        "from watcher.targets import check_targets, describe_configured\n"
+        "import sys\nfrom pathlib import Path\nfrom watcher.notify.settings import NotifySettings\n"
+        "from watcher.notify.targets import check_targets, describe_configured\n"
         "describe_configured(NotifySettings(('critical=json://h/x',), (Path('a.yml'),)))\n"
         "check_targets(NotifySettings(), {})\n"
         "print('apprise' in sys.modules)\n"

@@ -7,9 +7,9 @@ import io
 from pathlib import Path
 
 from watcher.config import Config
-from watcher.grok_settings import GrokSettings
-from watcher.notify_settings import NotifySettings
-from watcher.test_notify import run_test_notify
+from watcher.grok.settings import GrokSettings
+from watcher.notify.settings import NotifySettings
+from watcher.trial import run_test_notify
 
 DOWN = "json://127.0.0.1:9/down"  # nothing listens on the discard port: a send there fails
 

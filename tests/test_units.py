@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from watcher.cli import main
-from watcher.install import (
+from watcher.service.units import (
     ALL_UNITS,
     CHECK_SERVICE,
     SERVICE,

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import MONTH_END, MONTHLY_BODY, POOL_BODY, POOL_END, POOL_START
-from watcher.billing import parse_billing, parse_billing_body
+from watcher.core.usage import Period
 from watcher.errors import ResponseChanged
-from watcher.usage import Period
+from watcher.grok.billing import parse_billing, parse_billing_body
 
 
 def pool(**config: object) -> dict[str, object]:

@@ -21,14 +21,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
-from watcher import messages
 from watcher.config import Config
+from watcher.core import messages
+from watcher.core.evaluate import evaluate, may_read_monthly_instead
+from watcher.core.model import Alert, Observation, PendingAlert, Reading, Rules, State
 from watcher.critical import critical
-from watcher.evaluate import evaluate, may_read_monthly_instead
-from watcher.grok_client import MeterPolicy
-from watcher.login import SpentRefreshTokens
-from watcher.model import Alert, Observation, PendingAlert, Reading, Rules, State
-from watcher.reading import observe
+from watcher.grok.client import MeterPolicy
+from watcher.grok.login import SpentRefreshTokens
+from watcher.grok.reading import observe
 from watcher.state_file import (
     StateError,
     check_ownership,
@@ -39,8 +39,8 @@ from watcher.state_file import (
 )
 
 if TYPE_CHECKING:  # delivery and targets load only when something is due (see _deliver)
-    from watcher.delivery import Message, Outcome
-    from watcher.targets import Target
+    from watcher.core.delivery import Message, Outcome
+    from watcher.notify.targets import Target
 
 PLAN_MAX_AGE = timedelta(days=1)
 
@@ -181,8 +181,8 @@ def _save(path: Path, state: State) -> StateError | None:
 def _deliver(
     report: CheckReport, config: Config, environ: Mapping[str, str], print_to: TextIO | None
 ) -> CheckReport:
-    from watcher.delivery import deliver, plan_messages, record_deliveries
-    from watcher.targets import load_targets, renamed_ids, send
+    from watcher.core.delivery import deliver, plan_messages, record_deliveries
+    from watcher.notify.targets import load_targets, renamed_ids, send
 
     targets = _unique(load_targets(config.notify, environ))
     routes = [t.route for t in targets]

@@ -121,20 +121,20 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         or args.install_service
         or args.uninstall_service
     ):
-        from watcher.service import run_service
+        from watcher.service.loop import run_service
 
         return run_service(args.config, args.state, env, args.verbose)
     configure_command_logging(args.verbose)
     _stop_after_critical_work()
     try:
         if args.install_service or args.uninstall_service:
-            from watcher.install import install_units, uninstall_units
+            from watcher.service.units import install_units, uninstall_units
 
             if args.install_service:
                 from watcher.config import load_config
 
                 # The unit must not start into a config error and stay down: check first.
-                from watcher.targets import check_targets
+                from watcher.notify.targets import check_targets
 
                 check_targets(load_config(args.config, env).notify, env)
                 return install_units(env, timer=args.timer, config=args.config, state=args.state)
@@ -189,8 +189,8 @@ def _stopped(code: int) -> int:
 def _run_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from watcher.check import meter_policy
     from watcher.config import load_config
+    from watcher.grok.reading import read
     from watcher.paths import default_state_path
-    from watcher.reading import read
     from watcher.state_file import in_own_place, load_state
     from watcher.status import format_status, status_document
 
@@ -257,7 +257,7 @@ def _run_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def _run_test_notify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from watcher.config import load_config
-    from watcher.test_notify import run_test_notify
+    from watcher.trial import run_test_notify
 
     return run_test_notify(load_config(args.config, env), env, sys.stdout)
 

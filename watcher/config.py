@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 from watcher.durations import format_duration_setting, parse_duration
 from watcher.errors import ConfigError
-from watcher.grok_settings import API_BASE_ENV, GrokSettings
-from watcher.notify_settings import NotifySettings
+from watcher.grok.settings import API_BASE_ENV, GrokSettings
+from watcher.notify.settings import NotifySettings
 from watcher.paths import default_auth_path, default_config_path, home_directory
 
 DEFAULT_THRESHOLDS = (50.0, 80.0, 90.0, 100.0)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from watcher.formatting import whole_percent
-from watcher.model import Failure, Reading
+from watcher.core.formatting import whole_percent
+from watcher.core.model import Failure, Reading
 from watcher.status import STATUS_SCHEMA, describe_reset, status_document
 
 if TYPE_CHECKING:
     from watcher.check import CheckReport
-    from watcher.delivery import Outcome
-    from watcher.targets import Target
+    from watcher.core.delivery import Outcome
+    from watcher.notify.targets import Target
 
 
 def summary_line(report: CheckReport, now: datetime) -> str:

@@ -27,9 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from watcher.errors import ConfigError, WatcherError
-from watcher.files import remove_stale_temporaries, replace_atomically
-from watcher.model import (
+from watcher.core.model import (
     METERS,
     STATE_VERSION,
     Alert,
@@ -43,8 +41,10 @@ from watcher.model import (
     Severity,
     State,
 )
+from watcher.core.usage import Period, Usage
+from watcher.errors import ConfigError, WatcherError
+from watcher.files import remove_stale_temporaries, replace_atomically
 from watcher.paths import default_state_path
-from watcher.usage import Period, Usage
 
 LOCK_WAIT_SECONDS = 60.0
 MARKER = "# grok-usage-watcher state"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
+from watcher.core.formatting import format_amount, format_duration, format_local_time, whole_percent
+from watcher.core.usage import Usage
 from watcher.errors import WatcherError
-from watcher.formatting import format_amount, format_duration, format_local_time, whole_percent
-from watcher.usage import Usage
 
 STATUS_SCHEMA = 1
 _LABEL_WIDTH = 14

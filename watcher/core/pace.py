@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from watcher.model import Sample
+from watcher.core.model import Sample
 
 MAX_SAMPLES = 48
 # Checks may run every few seconds; keeping one sample per 15 minutes lets 48 samples span

@@ -19,10 +19,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from watcher.delivery import Message, Outcome, Route
+from watcher.core.delivery import Message, Outcome, Route
+from watcher.core.model import Severity
 from watcher.errors import ConfigError
-from watcher.model import Severity
-from watcher.notify_settings import NotifySettings
+from watcher.notify.settings import NotifySettings
 
 ROUTING_TAGS = {"info": Severity.INFO, "warning": Severity.WARNING, "critical": Severity.CRITICAL}
 PRINT_TARGET_ID = "stdout"

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from watcher.deadline import Deadline, DeadlineExceeded
+from watcher.core.model import Failure, Observation, Reading, TokenInfo
 from watcher.errors import ConfigError, LoginProblem, NetworkFailure, WatcherError
-from watcher.grok_client import NO_HISTORY, GrokClient, MeterPolicy
-from watcher.grok_settings import GrokSettings
-from watcher.login import Login, SpentRefreshTokens
-from watcher.model import Failure, Observation, Reading, TokenInfo
-from watcher.transport import Transport
+from watcher.grok.client import NO_HISTORY, GrokClient, MeterPolicy
+from watcher.grok.deadline import Deadline, DeadlineExceeded
+from watcher.grok.login import Login, SpentRefreshTokens
+from watcher.grok.settings import GrokSettings
+from watcher.grok.transport import Transport
 
 MAX_READING_SECONDS = 30.0
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     import schedule
 
     from watcher.config import Config
-    from watcher.sd_notify import Notifier
+    from watcher.service.sd_notify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -192,8 +192,8 @@ class Service:
         signals: Signals,
     ) -> None:
         from watcher.check import Remembered
-        from watcher.login import SpentRefreshTokens
-        from watcher.service_log import Logged
+        from watcher.grok.login import SpentRefreshTokens
+        from watcher.service.journal import Logged
 
         self.config = config
         self._config_path = config_path
@@ -207,7 +207,7 @@ class Service:
 
     def check(self) -> None:
         from watcher.check import CheckReport, run_check
-        from watcher.service_log import describe_check
+        from watcher.service.journal import describe_check
 
         outcome: CheckReport | str
         self._signals.checking = True
@@ -244,7 +244,7 @@ class Service:
     def reload(self) -> float | None:
         """The new interval, or None when the new config is broken (the old one stays)."""
         from watcher.config import load_config
-        from watcher.targets import check_targets
+        from watcher.notify.targets import check_targets
 
         try:
             config = load_config(self._config_path, self._environ)
@@ -259,7 +259,7 @@ class Service:
 
 def describe_watch(config: Config, state_path: Path) -> str:
     from watcher.durations import format_duration_setting
-    from watcher.targets import describe_configured
+    from watcher.notify.targets import describe_configured
 
     source = str(config.source) if config.source else "none (defaults)"
     return (
@@ -275,10 +275,10 @@ def run_service(
     """The service's whole life. Exit 0 on SIGTERM/SIGINT, 2 on a config error at start."""
     from watcher.config import load_config
     from watcher.logs import configure_service_logging
+    from watcher.notify.targets import check_targets, desktop_bus_address
     from watcher.paths import default_state_path
-    from watcher.sd_notify import Notifier
+    from watcher.service.sd_notify import Notifier
     from watcher.state_file import check_ownership, in_own_place
-    from watcher.targets import check_targets, desktop_bus_address
 
     configure_service_logging(verbose, environ)
     notifier = Notifier.from_environ(environ)

@@ -19,8 +19,8 @@ import json
 import math
 from datetime import UTC, datetime
 
+from watcher.core.usage import Number, Period, Usage
 from watcher.errors import ResponseChanged
-from watcher.usage import Number, Period, Usage
 
 _POOL_MARKERS = ("currentPeriod", "isUnifiedBillingUser", "creditUsagePercent")
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, tzinfo
 from enum import IntEnum
 from typing import NamedTuple
 
-from watcher.usage import Usage
+from watcher.core.usage import Usage
 
 STATE_VERSION = 2
 METERS = ("pool", "monthly")  # the weekly (or other) usage pool; the monthly credits meter

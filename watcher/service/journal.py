@@ -12,8 +12,8 @@ import logging
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, NamedTuple
 
-from watcher.formatting import format_local_time, whole_percent
-from watcher.model import Reading
+from watcher.core.formatting import format_local_time, whole_percent
+from watcher.core.model import Reading
 from watcher.report import summary_line
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta, tzinfo
 
-from watcher.usage import Number
+from watcher.core.usage import Number
 
 
 def whole_percent(percent: float) -> int:

@@ -17,7 +17,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
-from watcher.auth_file import (
+from watcher.errors import (
+    AuthExpired,
+    AuthInvalid,
+    NetworkFailure,
+    RefreshHTTPError,
+    RefreshNetworkFailure,
+    RefreshResponseChanged,
+    ResponseChanged,
+    TransientFailure,
+)
+from watcher.grok.auth_file import (
     AuthEntry,
     RefreshedTokens,
     auth_lock,
@@ -29,18 +39,8 @@ from watcher.auth_file import (
     remove_stale_auth_temporaries,
     write_back,
 )
-from watcher.deadline import Deadline
-from watcher.errors import (
-    AuthExpired,
-    AuthInvalid,
-    NetworkFailure,
-    RefreshHTTPError,
-    RefreshNetworkFailure,
-    RefreshResponseChanged,
-    ResponseChanged,
-    TransientFailure,
-)
-from watcher.transport import NetworkFailureBeforeSending, Transport
+from watcher.grok.deadline import Deadline
+from watcher.grok.transport import NetworkFailureBeforeSending, Transport
 
 REFRESH_MARGIN = timedelta(minutes=5)
 DEFAULT_TOKEN_LIFETIME = timedelta(hours=1)

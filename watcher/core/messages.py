@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from watcher.formatting import format_amount, format_duration, format_local_time, whole_percent
-from watcher.model import Alert, Severity
-from watcher.pace import Forecast
-from watcher.severity import threshold_severity
-from watcher.usage import Usage
+from watcher.core.formatting import format_amount, format_duration, format_local_time, whole_percent
+from watcher.core.model import Alert, Severity
+from watcher.core.pace import Forecast
+from watcher.core.severity import threshold_severity
+from watcher.core.usage import Usage
 
 
 def alert_key(meter: str, base: str) -> str:

@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
-from watcher.deadline import Deadline, DeadlineExceeded
 from watcher.errors import AuthLockFailed, AuthNotWritable, AuthUnreadable, LoginBusy, NotLoggedIn
 from watcher.files import probe_replace, remove_stale_temporaries, replace_atomically
+from watcher.grok.deadline import Deadline, DeadlineExceeded
 
 DEFAULT_CLIENT_ID = "b1a00492-073a-47ea-816f-4c329264a828"
 LOCK_WAIT_SECONDS = 10.0

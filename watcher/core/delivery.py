@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from itertools import groupby
 from typing import NamedTuple
 
-from watcher.model import Alert, PendingAlert, Severity, State
-from watcher.severity import importance
+from watcher.core.model import Alert, PendingAlert, Severity, State
+from watcher.core.severity import importance
 
 
 class Route(NamedTuple):

@@ -16,8 +16,8 @@ from typing import NamedTuple
 import requests
 
 from watcher import __version__
-from watcher.deadline import Deadline, DeadlineExceeded
 from watcher.errors import NetworkFailure, ResponseChanged
+from watcher.grok.deadline import Deadline, DeadlineExceeded
 
 USER_AGENT = f"grok-usage-watcher/{__version__}"
 MAX_BODY_BYTES = 1024 * 1024

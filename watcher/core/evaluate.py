@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from watcher import messages
-from watcher.model import (
+from watcher.core import messages
+from watcher.core.model import (
     Alert,
     Evaluation,
     Failure,
@@ -31,8 +31,8 @@ from watcher.model import (
     Sample,
     State,
 )
-from watcher.pace import Forecast, add_sample, forecast
-from watcher.usage import Period
+from watcher.core.pace import Forecast, add_sample, forecast
+from watcher.core.usage import Period
 
 # The API's period times drift by seconds between answers; a real new period moves by days.
 SAME_PERIOD_TOLERANCE = timedelta(minutes=10)

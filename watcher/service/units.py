@@ -33,7 +33,8 @@ def shipped_unit(name: str) -> str:
     try:  # installed: systemd/ ships in the wheel as the package data of watcher.units
         return resources.files("watcher.units").joinpath(name).read_text(encoding="utf-8")
     except ModuleNotFoundError:  # an editable install or a checkout: the repository's own
-        return (Path(__file__).resolve().parent.parent / "systemd" / name).read_text("utf-8")
+        checkout = Path(__file__).resolve().parents[2]  # watcher/service/units.py -> the root
+        return (checkout / "systemd" / name).read_text("utf-8")
 
 
 def user_unit_dir(environ: Mapping[str, str]) -> Path:

@@ -10,7 +10,7 @@ import json
 import logging
 from typing import Literal, NamedTuple
 
-from watcher.billing import parse_billing_body
+from watcher.core.usage import Usage
 from watcher.errors import (
     AuthExpired,
     BillingHTTPError,
@@ -18,9 +18,9 @@ from watcher.errors import (
     ResponseChanged,
     TransientFailure,
 )
-from watcher.login import Credentials, Login
-from watcher.transport import Response, Transport
-from watcher.usage import Usage
+from watcher.grok.billing import parse_billing_body
+from watcher.grok.login import Credentials, Login
+from watcher.grok.transport import Response, Transport
 
 BillingMode = Literal["auto", "credits", "legacy"]
 CREDITS_PATH = "/billing?format=credits"

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, TextIO
 
 from watcher.config import Config
+from watcher.core.model import Severity
 from watcher.errors import ConfigError
-from watcher.model import Severity
 
 if TYPE_CHECKING:  # targets imports delivery; both wait for the run, like Apprise
-    from watcher.delivery import Outcome
-    from watcher.targets import Target
+    from watcher.core.delivery import Outcome
+    from watcher.notify.targets import Target
 
 # cli's exit codes; imported from there they would tie this module to the whole CLI.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -32,8 +32,8 @@ NOTHING_CONFIGURED = (
 def run_test_notify(config: Config, environ: Mapping[str, str], out: TextIO) -> int:
     """0 when every target took the test message, 1 when one failed, 2 when a URL or an
     Apprise config file cannot be read (one line on stderr, nothing sent)."""
-    from watcher.delivery import Message
-    from watcher.targets import checked_targets, configured, send
+    from watcher.core.delivery import Message
+    from watcher.notify.targets import checked_targets, configured, send
 
     try:
         targets = checked_targets(config.notify, environ)

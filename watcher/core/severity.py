@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from watcher.model import Alert, Severity
+from watcher.core.model import Alert, Severity
 
 # The order alerts of equal severity are listed in, most important first.
 KIND_ORDER = (

@@ -1,0 +1,1 @@
+"""Sending alerts through Apprise: which targets, which alert goes where, and sending."""
