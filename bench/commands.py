@@ -1,12 +1,20 @@
-"""Wall time and peak RSS of the watcher's commands against a loopback fake Grok server, side
-by side with `python -c "import requests"` on the same interpreter (the floor any
+"""Wall time and peak RSS of the watcher's commands against a loopback fake Grok server, each
+paired with `python -c "import requests"` on the same interpreter (the floor any
 requests-based reading pays):
 
 - `--status`;
 - `--check` with nothing to send (the steady state: state file present, plan cached);
 - `--check` that sends one alert (to a json:// webhook sink on loopback).
 
-    .venv/bin/python bench/commands.py [--runs 10] [--exe PATH]
+    .venv/bin/python bench/commands.py [--runs 30] [--exe PATH]
+
+Single runs vary by ±30 % here, so each command is timed in interleaved pairs: every run times
+the floor and then the command, back to back, so background load hits both alike. Per command
+it prints the median of the command's times, the median of its paired floor times, the median
+of the per-pair ratios (command / floor) with their 25th-75th percentiles, the peak RSS, the
+exit codes seen and how many alerts the webhook sink received (0 but for the one-alert run).
+Every run is forked and timed by a small `python -S` launcher, so that its peak RSS is its own
+and not this script's (a forked child starts from its parent's peak).
 
 Not a test: it prints figures to compare across changes and machines.
 """
@@ -14,74 +22,102 @@ Not a test: it prints figures to compare across changes and machines.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fixture import bench_home, default_exe
+from fixture import Bench, bench_home, default_exe
+
+Sample = tuple[float, float, int]
+HEADER = f"{'command':<27} {'median':>9} {'floor':>9} {'ratio (25-75 %)':>18} peak RSS  exit alerts"
 
 
-def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+# Forks and times the command from a small process: a child's peak RSS starts from that of the
+# process it was forked from (~31 MiB for this script, ~5 MiB for `python -S`).
+LAUNCHER = """
+import os, sys, time
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    try:
+        os.execv(sys.argv[1], sys.argv[1:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+print(time.perf_counter() - started, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status))
+"""
+
+
+def measure(argv: list[str], env: dict[str, str]) -> Sample:
     """(wall seconds, peak RSS in MiB, exit code) of one run."""
-    started = time.perf_counter()
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, process.returncode
+    launcher = [sys.executable, "-S", "-c", LAUNCHER, *argv]
+    report = subprocess.run(launcher, env=env, capture_output=True, check=True).stdout
+    wall, rss, code = report.split()
+    return float(wall), float(rss), int(code)
 
 
-def summarize(name: str, samples: list[tuple[float, float, int]], floor: float | None) -> float:
-    walls = [s[0] * 1000 for s in samples]
-    median = statistics.median(walls)
-    ratio = f"  {median / floor:4.2f}x" if floor else ""
+def paired(
+    name: str, floor: list[str], command: Callable[[int], list[str]], bench: Bench, runs: int
+) -> list[Sample]:
+    """Times `runs` pairs (the floor, then the command for that run), prints the command's row
+    and returns the floor's samples."""
+    alerts = len(bench.sink.received)
+    floors: list[Sample] = []
+    commands: list[Sample] = []
+    for run in range(runs):
+        floors.append(measure(floor, bench.env))
+        commands.append(measure(command(run), bench.env))
+    ratios = [c[0] / f[0] for f, c in zip(floors, commands, strict=True)]
+    low, _, high = statistics.quantiles(ratios, n=4) if runs > 1 else ratios * 3
+    exits = ",".join(str(code) for code in sorted({c[2] for c in commands}))
     print(
-        f"{name:<34} median {median:6.1f} ms{ratio}  (min {min(walls):6.1f}, "
-        f"max {max(walls):6.1f})  peak RSS {max(s[1] for s in samples):5.1f} MiB  "
-        f"exit {sorted({s[2] for s in samples})}"
+        f"{name:<27} {statistics.median(c[0] for c in commands) * 1000:6.1f} ms"
+        f" {statistics.median(f[0] for f in floors) * 1000:6.1f} ms"
+        f" {statistics.median(ratios):5.2f}x ({low:.2f}-{high:.2f})"
+        f" {max(c[1] for c in commands):5.1f} MiB  {exits:<4} {len(bench.sink.received) - alerts}"
     )
-    return median
+    return floors
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=30, help="interleaved pairs per command")
     parser.add_argument("--exe", default=default_exe())
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
 
     with bench_home() as bench:
-        env, root, sink = bench.env, bench.root, bench.sink
+        exe, runs = args.exe, args.runs
         # The same interpreter the command runs on, or the comparison measures two Pythons.
-        interpreter = Path(args.exe).read_text(errors="replace").splitlines()[0][2:].strip()
+        interpreter = Path(exe).read_text(errors="replace").splitlines()[0][2:].strip()
+        floor = [interpreter, "-c", "import requests"]
 
-        measure([args.exe, "--check"], env)  # warm: state written, plan cached
-        floor = summarize(
-            'python -c "import requests"',
-            [measure([interpreter, "-c", "import requests"], env) for _ in range(args.runs)],
-            None,
-        )
-        summarize(
-            "--status",
-            [measure([args.exe, "--status"], env) for _ in range(args.runs)],
-            floor,
-        )
-        summarize(
-            "--check, nothing to send",
-            [measure([args.exe, "--check"], env) for _ in range(args.runs)],
-            floor,
-        )
+        def fresh(run: int) -> str:
+            return str(bench.root / f"fresh-{run}.toml")
+
+        measure([exe, "--check"], bench.env)  # warm: state written, plan cached
+        print(f'floor: python -c "import requests" on {interpreter}; {runs} pairs per command')
+        print(HEADER)
+        floors: list[Sample] = []
+
+        def row(name: str, command: Callable[[int], list[str]]) -> None:
+            floors.extend(paired(name, floor, command, bench, runs))
+
+        row("--status", lambda run: [exe, "--status"])
+        row("--check, nothing to send", lambda run: [exe, "--check"])
         bench.serve(55)
-        one_alert = []
-        for run in range(args.runs):
-            state = root / f"fresh-{run}.toml"  # a fresh state: the 50 % alert is due
-            one_alert.append(measure([args.exe, "--check", "--state", str(state)], env))
-        summarize("--check, sending one alert", one_alert, floor)
-        print(f"(webhook sink received {len(sink.received)} alerts in {args.runs} runs)")
+        # A fresh state per run: the 50 % alert is due every time.
+        row("--check, sending one alert", lambda run: [exe, "--check", "--state", fresh(run)])
+        exits = ",".join(str(code) for code in sorted({f[2] for f in floors}))
+        print(f"(floor: peak RSS {max(f[1] for f in floors):.1f} MiB, exit {exits})")
 
 
 if __name__ == "__main__":
