@@ -224,6 +224,7 @@ def _misuse(args: argparse.Namespace) -> str | None:
 def _run_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from watcher.check import run_check
     from watcher.config import load_config
+    from watcher.core.model import Failure
     from watcher.paths import default_state_path
     from watcher.report import check_document, summary_line
 
@@ -248,8 +249,8 @@ def _run_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                     f"{message.title}\n{message.body}"
                 )
         print(summary_line(report, now))
-    if not report.read_ok:
-        print(report.observation.message, file=sys.stderr)  # type: ignore[union-attr]
+    if isinstance(report.observation, Failure):
+        print(report.observation.message, file=sys.stderr)
     if report.save_error is not None:
         print(report.save_error, file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -25,7 +25,7 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from watcher.core.model import (
     METERS,
@@ -41,7 +41,7 @@ from watcher.core.model import (
     Severity,
     State,
 )
-from watcher.core.usage import Period, Usage
+from watcher.core.usage import Meter, Period, Usage
 from watcher.errors import ConfigError, WatcherError
 from watcher.files import remove_stale_temporaries, replace_atomically
 from watcher.paths import default_state_path
@@ -351,11 +351,8 @@ def decode_state(document: dict[str, Any]) -> State:
     account = accounts.table(ACCOUNT)
     if account is None:
         return State()
-    meter = account.text("meter")
-    if meter is not None and meter not in METERS:
-        raise _Corrupt(f"{account.where} meter: unknown {meter!r}")
     state = State(
-        meter=meter,
+        meter=_meter(account.text("meter"), f"{account.where} meter"),
         pool_answered=account.flag("pool_answered"),
         pool_failing_since=account.time("pool_failing_since"),
         last_reading_at=account.time("last_reading_at"),
@@ -399,6 +396,15 @@ def _incidents(state: State, account: _Table) -> State:
     return state
 
 
+def _meter(name: str | None, where: str) -> Meter | None:
+    for meter in METERS:
+        if name == meter:
+            return meter
+    if name is None:
+        return None
+    raise _Corrupt(f"{where}: unknown {name!r}")
+
+
 def _decode_period(period: _Table) -> PeriodState:
     samples = []
     for item in period.items("samples"):
@@ -418,7 +424,7 @@ def _decode_period(period: _Table) -> PeriodState:
     )
 
 
-def _decode_history(history: _Table, meter: str) -> MeterHistory:
+def _decode_history(history: _Table, meter: Meter) -> MeterHistory:
     period = history.table("period")
     usage = history.table("usage")
     return MeterHistory(
@@ -428,10 +434,10 @@ def _decode_history(history: _Table, meter: str) -> MeterHistory:
     )
 
 
-def _decode_usage(usage: _Table, meter: str) -> Usage:
+def _decode_usage(usage: _Table, meter: Meter) -> Usage:
     return Usage(
         percent_used=usage.required_number("percent_used"),
-        meter=meter,  # type: ignore[arg-type]
+        meter=meter,
         period=Period(
             usage.text("period_kind"), usage.time("period_start"), usage.time("period_end")
         ),
@@ -479,7 +485,7 @@ def _migrate_version_1(top: _Table) -> State:
     top.number("last_percent")  # checked, no longer kept: each meter keeps its own figures
     state = _incidents(state, top)
     period_table = top.table("period")
-    meter = "pool"
+    meter: Meter = "pool"
     if period_table is not None:
         period = _decode_period(period_table)
         meter = "monthly" if period.kind == "monthly" else "pool"
@@ -507,6 +513,9 @@ class _Corrupt(Exception):
     """The file parsed as TOML but is not a state this version wrote."""
 
 
+_T = TypeVar("_T")
+
+
 class _Table:
     def __init__(self, values: Any, where: str) -> None:
         if not isinstance(values, dict):
@@ -514,7 +523,7 @@ class _Table:
         self.values = values
         self.where = where
 
-    def get(self, key: str, kind: type | tuple[type, ...]) -> Any:
+    def get(self, key: str, kind: type[_T]) -> _T | None:
         value = self.values.get(key)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise _Corrupt(f"{self.where} {key}: unexpected {type(value).__name__}")
@@ -546,7 +555,7 @@ class _Table:
     def required_text(self, key: str) -> str:
         return self._present(key, self.text(key))
 
-    def _present(self, key: str, value: Any) -> Any:
+    def _present(self, key: str, value: _T | None) -> _T:
         if value is None:
             raise _Corrupt(f"{self.where}: {key} missing")
         return value

@@ -32,7 +32,7 @@ from watcher.core.model import (
     State,
 )
 from watcher.core.pace import Forecast, add_sample, forecast
-from watcher.core.usage import Period
+from watcher.core.usage import Meter, Period
 
 # The API's period times drift by seconds between answers; a real new period moves by days.
 SAME_PERIOD_TOLERANCE = timedelta(minutes=10)
@@ -304,11 +304,11 @@ def _rewritten(alert: Alert, state: State, rules: Rules, now: datetime) -> Alert
     return alert
 
 
-def _meter_of_alert(alert: Alert) -> str:
+def _meter_of_alert(alert: Alert) -> Meter:
     return alert.meter or "pool"
 
 
-def _meter_of(pending: PendingAlert) -> str:
+def _meter_of(pending: PendingAlert) -> Meter:
     return _meter_of_alert(pending.alert)
 
 

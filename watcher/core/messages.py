@@ -9,10 +9,10 @@ from watcher.core.formatting import format_amount, format_duration, format_local
 from watcher.core.model import Alert, Severity
 from watcher.core.pace import Forecast
 from watcher.core.severity import threshold_severity
-from watcher.core.usage import Usage
+from watcher.core.usage import Meter, Usage
 
 
-def alert_key(meter: str, base: str) -> str:
+def alert_key(meter: Meter, base: str) -> str:
     """The pool's keys are bare ("threshold:80"); the monthly meter's say so
     ("monthly:threshold:80"): each meter has its own history."""
     return base if meter == "pool" else f"{meter}:{base}"

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta, tzinfo
 from enum import IntEnum
 from typing import NamedTuple
 
-from watcher.core.usage import Usage
+from watcher.core.usage import Meter, Usage
 
 STATE_VERSION = 2
-METERS = ("pool", "monthly")  # the weekly (or other) usage pool; the monthly credits meter
+# The weekly (or other) usage pool; the monthly credits meter.
+METERS: tuple[Meter, ...] = ("pool", "monthly")
 
 
 class Severity(IntEnum):
@@ -85,7 +86,7 @@ class Alert(NamedTuple):
     created: datetime
     # What it is about, so that a pending alert is sent with the figures of the check that
     # sends it: the meter (pool, monthly), the threshold, the incident's start or the expiry.
-    meter: str | None = None
+    meter: Meter | None = None
     threshold: float | None = None
     since: datetime | None = None
 
@@ -153,7 +154,7 @@ class MeterHistory(NamedTuple):
 class State(NamedTuple):
     pool: MeterHistory = MeterHistory()
     monthly: MeterHistory = MeterHistory()
-    meter: str | None = None  # the meter the last good reading came from
+    meter: Meter | None = None  # the meter the last good reading came from
     # billing "auto": once a pool has answered for this login, a failed pool request is a
     # failed reading, not a reason to read the monthly meter -- unless it fails for a day.
     pool_answered: bool = False
@@ -166,10 +167,10 @@ class State(NamedTuple):
     plan_checked_at: datetime | None = None
     pending: tuple[PendingAlert, ...] = ()
 
-    def history(self, meter: str) -> MeterHistory:
+    def history(self, meter: Meter) -> MeterHistory:
         return self.monthly if meter == "monthly" else self.pool
 
-    def with_history(self, meter: str, history: MeterHistory) -> State:
+    def with_history(self, meter: Meter, history: MeterHistory) -> State:
         return self._replace(monthly=history) if meter == "monthly" else self._replace(pool=history)
 
     @property

@@ -53,14 +53,9 @@ def _parse_billing(document: object, source: str) -> Usage:
     config = document.get("config")
     if not isinstance(config, dict):
         raise ResponseChanged()
-    pay_as_you_go = dict(
-        pay_as_you_go_cap=_meter_value(config, "onDemandCap"),
-        pay_as_you_go_used=(
-            _meter_value(config, "onDemandUsed") if "onDemandUsed" in config else None
-        ),
-        prepaid_balance=_meter_value(config, "prepaidBalance"),
-        source=source,
-    )
+    cap = _meter_value(config, "onDemandCap")
+    cap_used = _meter_value(config, "onDemandUsed") if "onDemandUsed" in config else None
+    prepaid = _meter_value(config, "prepaidBalance")
     if any(marker in config for marker in _POOL_MARKERS):
         return Usage(
             percent_used=float(_number(config.get("creditUsagePercent", 0))),
@@ -68,7 +63,10 @@ def _parse_billing(document: object, source: str) -> Usage:
             period=_pool_period(config.get("currentPeriod")),
             used=None,
             limit=None,
-            **pay_as_you_go,  # type: ignore[arg-type]
+            pay_as_you_go_cap=cap,
+            pay_as_you_go_used=cap_used,
+            prepaid_balance=prepaid,
+            source=source,
         )
     if "monthlyLimit" in config or "used" in config:
         used = _meter_value(config, "used")
@@ -87,7 +85,10 @@ def _parse_billing(document: object, source: str) -> Usage:
             ),
             used=used,
             limit=limit,
-            **pay_as_you_go,  # type: ignore[arg-type]
+            pay_as_you_go_cap=cap,
+            pay_as_you_go_used=cap_used,
+            prepaid_balance=prepaid,
+            source=source,
         )
     raise ResponseChanged()
 

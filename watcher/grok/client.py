@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 from watcher.core.usage import Usage
 from watcher.errors import (
@@ -20,9 +20,9 @@ from watcher.errors import (
 )
 from watcher.grok.billing import parse_billing_body
 from watcher.grok.login import Credentials, Login
+from watcher.grok.settings import BillingMode
 from watcher.grok.transport import Response, Transport
 
-BillingMode = Literal["auto", "credits", "legacy"]
 CREDITS_PATH = "/billing?format=credits"
 LEGACY_PATH = "/billing"
 SETTINGS_PATH = "/settings"

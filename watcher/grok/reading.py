@@ -68,7 +68,7 @@ def read(
         now=now,
         spent=spent if spent is not None else SpentRefreshTokens(),
     )
-    client = GrokClient(settings.api_base, settings.billing, transport, login)  # type: ignore[arg-type]
+    client = GrokClient(settings.api_base, settings.billing, transport, login)
     try:
         with deadline.enforced():
             usage = client.read_usage(with_plan=with_plan, policy=policy)

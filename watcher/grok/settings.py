@@ -4,7 +4,10 @@ to ask for, and how long a reading may take."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
+
+# "auto": by what the API answers; "credits": the weekly pool; "legacy": the monthly meter.
+BillingMode = Literal["auto", "credits", "legacy"]
 
 DEFAULT_API_BASE = "https://cli-chat-proxy.grok.com/v1"
 DEFAULT_TOKEN_URL = "https://auth.x.ai/oauth2/token"
@@ -15,5 +18,5 @@ class GrokSettings(NamedTuple):
     auth_file: Path
     api_base: str = DEFAULT_API_BASE
     token_url: str = DEFAULT_TOKEN_URL
-    billing: str = "auto"
+    billing: BillingMode = "auto"
     timeout_seconds: float = 15.0

@@ -54,19 +54,14 @@ class Transport:
         self._session.close()
 
     def get(self, url: str, headers: Mapping[str, str]) -> Response:
-        return self._send("GET", url, headers=dict(headers))
+        return self._send("GET", url, dict(headers))
 
     def post_form(self, url: str, form: Mapping[str, str]) -> Response:
-        return self._send(
-            "POST",
-            url,
-            headers={"Accept": "application/json"},
-            data=dict(form),
-        )
+        return self._send("POST", url, {"Accept": "application/json"}, dict(form))
 
-    def _send(self, method: str, url: str, **kwargs: object) -> Response:
-        headers = kwargs.pop("headers")
-        assert isinstance(headers, dict)
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], form: dict[str, str] | None = None
+    ) -> Response:
         headers["User-Agent"] = USER_AGENT
         started = time.monotonic()
         try:
@@ -79,7 +74,7 @@ class Transport:
                 stream=True,
                 allow_redirects=False,
                 auth=_HeadersOnly(),
-                **kwargs,  # type: ignore[arg-type]
+                data=form,
             )
             with response:
                 body = self._read_capped(response) if response.status_code == 200 else b""

@@ -407,7 +407,7 @@ def _merge(entries: list[_Entry]) -> list[Target]:
             )
         first = group[0]
         labels = sorted({(str(t), _tag_label(t)) for e in group for t in e.tags})
-        secrets = ()
+        secrets: tuple[str, ...] = ()
         if first.service is not None:
             secrets = _secret_fragments(first.service.url(privacy=False), first.masked)
         targets.append(

@@ -118,10 +118,17 @@ class Loop:
         self._ping_every = watchdog / 2 if watchdog else None
         self._last_ping = monotonic()
         self._last_check = monotonic()
-        self._job = self._scheduler.every(interval).seconds.do(self._run_check)
+        self._job = self._every(interval)
+
+    def _every(self, seconds: float) -> schedule.Job:
+        # schedule counts in float seconds (an interval of 1.5 s works), though its type
+        # hints say int.
+        every = self._scheduler.every(seconds)  # type: ignore[arg-type]
+        job: schedule.Job = every.seconds.do(self._run_check)  # `do` returns the job, untyped
+        return job
 
     def run(self) -> None:
-        self._job.run()  # one check at start; `schedule` plans the next from its end
+        self._scheduler.run_all()  # one check at start; `schedule` plans the next from its end
         while not self._flags.stop:
             if self._flags.reload:
                 self._flags.reload = False
@@ -152,7 +159,7 @@ class Loop:
         else:
             # The wall clock was set back: `schedule` would wait for the old time to come
             # round again, but an interval has really passed.
-            self._job.run()
+            self._scheduler.run_all()
 
     def _run_check(self) -> None:
         try:
@@ -174,7 +181,7 @@ class Loop:
             # The next check comes one new interval after the last one.
             self._scheduler.cancel_job(self._job)
             self._interval = interval
-            self._job = self._scheduler.every(interval).seconds.do(self._run_check)
+            self._job = self._every(interval)
         if self._notifier is not None:
             self._notifier.ready()
 
