@@ -41,6 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="Exit codes: 0 usage read, 1 usage could not be read, 2 bad flags or config.",
     )
+    # The order of the calls is the order of --help.
+    _add_modes(parser)
+    _add_mode_options(parser)
+    _add_file_options(parser)
+    _add_general_options(parser)
+    return parser
+
+
+def _add_modes(parser: argparse.ArgumentParser) -> None:
+    """One at most; none runs the service (see `main`)."""
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--status",
@@ -68,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stop and remove the systemd user service or timer (config and state stay)",
     )
+
+
+def _add_mode_options(parser: argparse.ArgumentParser) -> None:
+    """Options that change one mode. argparse cannot tie an option to a group, so `_misuse`
+    rejects each without its mode."""
     parser.add_argument(
         "--timer",
         action="store_true",
@@ -83,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --check: decide and print what would be sent; send and write nothing",
     )
+
+
+def _add_file_options(parser: argparse.ArgumentParser) -> None:
+    """Where the state and the config are, for every mode and the service."""
     parser.add_argument(
         "--state",
         type=Path,
@@ -95,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="config file (default: $XDG_CONFIG_HOME/grok-usage-watcher/config.toml)",
     )
+
+
+def _add_general_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v",
         "--verbose",
@@ -102,7 +124,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="log requests, timings and decisions to stderr (never tokens)",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

@@ -149,16 +149,29 @@ def desktop_bus_address(environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def desktop_target(environ: Mapping[str, str]) -> Target | None:
+def export_desktop_bus(environ: Mapping[str, str]) -> str | None:
+    """The session bus address found in `environ` (None when there is none), also put into
+    this process's environment unless an address is already there.
+
+    Apprise's dbus:// plugin is handed no environment: it connects through dbus-python, which
+    reads DBUS_SESSION_BUS_ADDRESS from the process environment, and a user service may have
+    the bus only as $XDG_RUNTIME_DIR/bus. The one place the watcher writes to os.environ."""
     address = desktop_bus_address(environ)
-    if address is None:
+    if address is not None:
+        os.environ.setdefault("DBUS_SESSION_BUS_ADDRESS", address)
+    return address
+
+
+def desktop_target(environ: Mapping[str, str]) -> Target | None:
+    # Looked for before dbus-python is imported: without a bus, a check never imports it.
+    if desktop_bus_address(environ) is None:
         return None
     try:
         import dbus  # noqa: F401  (the extra `grok-usage-watcher[desktop]`)
     except ImportError:
         log.debug("a session bus is there but dbus-python is not installed: no desktop alert")
         return None
-    os.environ.setdefault("DBUS_SESSION_BUS_ADDRESS", address)
+    export_desktop_bus(environ)
     import apprise
 
     services = _services(apprise, DESKTOP_URL)

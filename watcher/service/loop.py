@@ -280,45 +280,62 @@ def run_service(
     config_path: Path | None, state_path: Path | None, environ: Mapping[str, str], verbose: bool
 ) -> int:
     """The service's whole life. Exit 0 on SIGTERM/SIGINT, 2 on a config error at start."""
-    from watcher.config import load_config
     from watcher.logs import configure_service_logging
-    from watcher.notify.targets import check_targets, desktop_bus_address
+    from watcher.notify.targets import export_desktop_bus
     from watcher.paths import default_state_path
     from watcher.service.sd_notify import Notifier
-    from watcher.state_file import check_ownership, in_own_place
 
     configure_service_logging(verbose, environ)
     notifier = Notifier.from_environ(environ)
     state = state_path or default_state_path(environ)
     try:
-        config = load_config(config_path, environ)
-        check_ownership(state, in_own_place(state, environ))
-        check_targets(config.notify, environ)  # a person reads the journal at start
+        config = _checked_at_start(config_path, state, environ)
     except ConfigError as error:
         log.error("%s", error.message)
         notifier.status(error.message)
         return 2
     signals = Signals()
     signals.install()
-    # A user service has no DBUS_SESSION_BUS_ADDRESS; Apprise's dbus:// reads it from here.
-    bus = desktop_bus_address(environ)
-    if bus and "DBUS_SESSION_BUS_ADDRESS" not in os.environ:
-        os.environ["DBUS_SESSION_BUS_ADDRESS"] = bus
+    # Here, not only in the fallback's desktop target: a configured dbus:// needs it too.
+    export_desktop_bus(environ)
     service = Service(config, config_path, state, environ, notifier, signals)
     log.info("%s", describe_watch(config, state))
     notifier.ready("starting the first check")
-    loop = Loop(
+    with contextlib.suppress(StopRequested):
+        _build_loop(service, signals, notifier).run()
+    notifier.stopping()
+    log.info("stopped")
+    return _exit_when_stopped()
+
+
+def _checked_at_start(config_path: Path | None, state: Path, environ: Mapping[str, str]) -> Config:
+    """The config, or ConfigError for the first mistake a person can fix. At start a person
+    reads the journal: a URL Apprise cannot read stops the service here, with one line,
+    rather than failing its sends at every check."""
+    from watcher.config import load_config
+    from watcher.notify.targets import check_targets
+    from watcher.state_file import check_ownership, in_own_place
+
+    config = load_config(config_path, environ)
+    check_ownership(state, in_own_place(state, environ))
+    check_targets(config.notify, environ)
+    return config
+
+
+def _build_loop(service: Service, signals: Signals, notifier: Notifier) -> Loop:
+    # The signals are the loop's flags and its wait: a stop or a reload wakes the idle wait.
+    return Loop(
         check=service.check,
-        interval=config.schedule.interval.total_seconds(),
+        interval=service.config.schedule.interval.total_seconds(),
         flags=signals,
         wait=signals.wait,
         reload=service.reload,
         notifier=notifier,
     )
-    with contextlib.suppress(StopRequested):
-        loop.run()
-    notifier.stopping()
-    log.info("stopped")
+
+
+def _exit_when_stopped() -> int:
+    """0, the exit code of a stop; at once when a worker thread is still there."""
     if threading.active_count() > 1:
         # A stop cut a send short in a worker thread, which would hold the interpreter's exit
         # until its own timeout. Everything that matters is written: the state only ever in a
