@@ -119,16 +119,21 @@ def test_a_second_check_waits_for_the_lock_then_gives_up(tmp_path):
     path = tmp_path / "state.toml"
     holder = os.open(tmp_path / "state.toml.lock", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(holder, fcntl.LOCK_EX)
-    slept = []
+    clock = [100.0]  # a monotonic clock that only the injected sleep moves
     try:
         with (
             pytest.raises(CheckBusy, match="Another check is still running"),
-            state_lock(path, wait_seconds=1, sleep=slept.append),
+            state_lock(
+                path,
+                wait_seconds=1,
+                monotonic=lambda: clock[0],
+                sleep=lambda seconds: clock.__setitem__(0, clock[0] + seconds),
+            ),
         ):
             pass
     finally:
         os.close(holder)
-    assert 9 <= len(slept) <= 11  # waited its full second, without real sleeping
+    assert 101 <= clock[0] <= 101.1  # waited its full second, without real sleeping
     with state_lock(path, wait_seconds=1):
         pass  # free again
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 from watcher.config import Config
 from watcher.core import messages
 from watcher.core.evaluate import evaluate, may_read_monthly_instead
-from watcher.core.model import Alert, Observation, PendingAlert, Reading, Rules, State
+from watcher.core.model import Alert, Observation, PendingAlert, Reading, State
 from watcher.critical import critical
 from watcher.grok.client import MeterPolicy
 from watcher.grok.login import SpentRefreshTokens
@@ -84,16 +84,6 @@ class Remembered:
         self.unsaved: str | None = None  # why the last save failed; None while saving works
 
 
-def rules_from(config: Config) -> Rules:
-    alerts = config.alerts
-    return Rules(
-        thresholds=alerts.thresholds,
-        rearm_below=alerts.rearm_below,
-        forecast=alerts.forecast,
-        stale_after=alerts.stale_after,
-    )
-
-
 def plan_is_stale(state: State, now: datetime) -> bool:
     """/settings is asked at most once a day: a check costs one billing request."""
     return state.plan_checked_at is None or now - state.plan_checked_at >= PLAN_MAX_AGE
@@ -143,7 +133,7 @@ def run_check(
             now=clock,
             spent=spent,
         )
-        evaluation = evaluate(observation, state, rules_from(config), clock())
+        evaluation = evaluate(observation, state, config.alerts, clock())
         state = evaluation.state
         report = CheckReport(observation, evaluation.alerts, state, dry_run=dry_run)
         if dry_run:

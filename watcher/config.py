@@ -15,22 +15,18 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from watcher.core.model import Rules
 from watcher.durations import format_duration_setting, parse_duration
 from watcher.errors import ConfigError
 from watcher.grok.settings import API_BASE_ENV, GrokSettings
 from watcher.notify.settings import NotifySettings
+from watcher.numbers import is_number
 from watcher.paths import default_auth_path, default_config_path, home_directory
 
-DEFAULT_THRESHOLDS = (50.0, 80.0, 90.0, 100.0)
+# [alerts] becomes the core's Rules: their defaults are the config's.
+DEFAULT_THRESHOLDS = Rules().thresholds
 DEFAULT_INTERVAL = timedelta(minutes=5)
 MIN_INTERVAL = timedelta(seconds=10)  # the API is asked once per check: no hammering it
-
-
-class AlertSettings(NamedTuple):
-    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
-    rearm_below: float = 5.0
-    forecast: bool = True
-    stale_after: timedelta = timedelta(hours=1)
 
 
 class ScheduleSettings(NamedTuple):
@@ -39,7 +35,7 @@ class ScheduleSettings(NamedTuple):
 
 class Config(NamedTuple):
     grok: GrokSettings
-    alerts: AlertSettings = AlertSettings()
+    alerts: Rules = Rules()
     notify: NotifySettings = NotifySettings()
     schedule: ScheduleSettings = ScheduleSettings()
     source: Path | None = None  # the file read, None when running on defaults
@@ -76,7 +72,7 @@ class _Invalid(Exception):
 
 def _number(minimum_exclusive: float = 0.0, maximum: float = math.inf) -> Validator:
     def validate(value: Any, where: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if not is_number(value):
             raise _Invalid(f"expected a number, got {_type_name(value)}")
         if not math.isfinite(value) or value <= minimum_exclusive or value > maximum:
             raise _Invalid(f"must be greater than {minimum_exclusive:g} and at most {maximum:g}")
@@ -102,7 +98,7 @@ def _boolean(value: Any, where: str) -> bool:
 
 
 def _non_negative(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not is_number(value):
         raise _Invalid(f"expected a number, got {_type_name(value)}")
     if not math.isfinite(value) or value < 0:
         raise _Invalid("must be 0 or more")
@@ -227,7 +223,7 @@ def _build(document: dict[str, Any], path: Path | None, environ: Mapping[str, st
         notify["config"] = tuple(_expand_home(item, environ) for item in notify["config"])
     return Config(
         grok=GrokSettings(**grok),
-        alerts=AlertSettings(**values["alerts"]),
+        alerts=Rules(**values["alerts"]),
         notify=NotifySettings(**values["notify"]),
         schedule=ScheduleSettings(**values["schedule"]),
         source=path,

@@ -17,7 +17,6 @@ meter's history under it; a version-1 file is migrated on load.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import time
@@ -27,10 +26,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from watcher import locks
 from watcher.core.model import (
     METERS,
     STATE_VERSION,
     Alert,
+    AlertKind,
+    AlertScope,
     Fired,
     LoginIncident,
     MeterHistory,
@@ -44,6 +46,7 @@ from watcher.core.model import (
 from watcher.core.usage import Meter, Period, Usage
 from watcher.errors import ConfigError, WatcherError
 from watcher.files import remove_stale_temporaries, replace_atomically
+from watcher.numbers import is_number
 from watcher.paths import default_state_path
 
 LOCK_WAIT_SECONDS = 60.0
@@ -226,29 +229,23 @@ def _make_state_directory(path: Path) -> None:
 def state_lock(
     path: Path,
     wait_seconds: float = LOCK_WAIT_SECONDS,
+    monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[None]:
     """One check at a time: a second one waits for the first, then gives up with a message."""
     _make_state_directory(path)
     lock_path = path.with_name(path.name + ".lock")
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise StateError(f"{lock_path}: cannot open the lock: {exc.strerror or exc}") from None
+        fd = locks.acquire(lock_path, wait_seconds, monotonic, sleep)
+    except locks.LockUnavailable as exc:
+        verb = "open" if exc.action == "create" else "take"
+        raise StateError(f"{lock_path}: cannot {verb} the lock: {exc.reason}") from None
+    except locks.LockTimeout:
+        raise CheckBusy(
+            f"Another check is still running ({lock_path.name} held for "
+            f"{wait_seconds:g} s); giving up this one."
+        ) from None
     try:
-        waited = 0.0
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if waited >= wait_seconds:
-                    raise CheckBusy(
-                        f"Another check is still running ({lock_path.name} held for "
-                        f"{wait_seconds:g} s); giving up this one."
-                    ) from None
-                sleep(0.1)
-                waited += 0.1
         yield
     finally:
         os.close(fd)
@@ -321,12 +318,12 @@ def _encode_history(history: MeterHistory) -> dict[str, Any]:
 def _encode_pending(pending: PendingAlert) -> dict[str, Any]:
     alert = pending.alert
     table = _table(
-        kind=alert.kind,
+        kind=str(alert.kind),
         key=alert.key,
         severity=alert.severity.label,
         title=alert.title,
         body=alert.body,
-        scope=alert.scope,
+        scope=str(alert.scope),
         created=alert.created,
         meter=alert.meter,
         threshold=alert.threshold,
@@ -405,6 +402,16 @@ def _meter(name: str | None, where: str) -> Meter | None:
     raise _Corrupt(f"{where}: unknown {name!r}")
 
 
+_E = TypeVar("_E", AlertKind, AlertScope)
+
+
+def _member(enum: type[_E], value: str, where: str) -> _E:
+    try:
+        return enum(value)
+    except ValueError:
+        raise _Corrupt(f"{where}: unknown {value!r}") from None
+
+
 def _decode_period(period: _Table) -> PeriodState:
     samples = []
     for item in period.items("samples"):
@@ -454,16 +461,14 @@ def _decode_pending(item: _Table) -> PendingAlert:
     severity = item.required_text("severity").upper()
     if severity not in Severity.__members__:
         raise _Corrupt(f"{item.where} severity: unknown {severity!r}")
-    meter = item.text("meter")
-    if meter is not None and meter not in METERS:
-        raise _Corrupt(f"{item.where} meter: unknown {meter!r}")
+    meter = _meter(item.text("meter"), f"{item.where} meter")
     alert = Alert(
-        kind=item.required_text("kind"),
+        kind=_member(AlertKind, item.required_text("kind"), f"{item.where} kind"),
         key=item.required_text("key"),
         severity=Severity[severity],
         title=item.required_text("title"),
         body=item.required_text("body"),
-        scope=item.text("scope") or "",
+        scope=_member(AlertScope, item.text("scope") or "", f"{item.where} scope"),
         created=item.required_time("created"),
         meter=meter,
         threshold=item.number("threshold"),
@@ -471,6 +476,11 @@ def _decode_pending(item: _Table) -> PendingAlert:
     )
     only_to = tuple(item.strings("only_to")) if "only_to" in item.values else None
     return PendingAlert(alert, tuple(item.strings("delivered_to")), only_to)
+
+
+# Version 1 kept one meter: these alerts were about it, and these were keyed by it.
+_METER_KINDS_V1 = (AlertKind.THRESHOLD, AlertKind.PACE, AlertKind.RESET, AlertKind.RECOVERED)
+_KEYED_BY_METER = (AlertKind.THRESHOLD, AlertKind.PACE, AlertKind.RESET)
 
 
 def _migrate_version_1(top: _Table) -> State:
@@ -496,14 +506,14 @@ def _migrate_version_1(top: _Table) -> State:
     for item in top.tables("pending"):
         entry = _decode_pending(item)
         alert = entry.alert
-        if alert.kind in ("threshold", "pace", "reset", "recovered"):
+        if alert.kind in _METER_KINDS_V1:
             alert = alert._replace(meter=meter)
-        if alert.kind == "threshold":
+        if alert.kind == AlertKind.THRESHOLD:
             try:
                 alert = alert._replace(threshold=float(alert.key.rsplit(":", 1)[1]))
             except (IndexError, ValueError):
                 raise _Corrupt(f"{item.where} key: not a threshold {alert.key!r}") from None
-        if meter == "monthly" and alert.kind in ("threshold", "pace", "reset"):
+        if meter == "monthly" and alert.kind in _KEYED_BY_METER:
             alert = alert._replace(key=f"monthly:{alert.key}")
         pending.append(entry._replace(alert=alert))
     return state._replace(pending=tuple(pending))
@@ -565,7 +575,7 @@ class _Table:
         value = self.values.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if not is_number(value):
             raise _Corrupt(f"{self.where} {key}: expected a number")
         return value
 
@@ -596,7 +606,7 @@ def _aware(value: Any, where: str) -> datetime:
 
 
 def _as_number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not is_number(value):
         raise _Corrupt(f"{where}: expected a number")
     return float(value)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from itertools import groupby
 from typing import NamedTuple
 
-from watcher.core.model import Alert, PendingAlert, Severity, State
+from watcher.core.model import Alert, AlertKind, PendingAlert, Severity, State
 from watcher.core.severity import importance
 
 
@@ -133,7 +133,7 @@ def record_deliveries(
     for pending in state.pending:
         got_it = received.get(pending.alert.key, set())
         delivered = tuple(sorted(set(pending.delivered_to) | got_it))
-        if pending.alert.kind == "outage" and outage is not None and got_it:
+        if pending.alert.kind == AlertKind.OUTAGE and outage is not None and got_it:
             outage = outage._replace(notified=tuple(sorted(set(outage.notified) | got_it)))
         wanted = {r.target_id for r in routes if routes_to(pending, r)}
         if not wanted <= set(delivered):

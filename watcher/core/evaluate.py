@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from watcher.core import messages
 from watcher.core.model import (
     Alert,
+    AlertKind,
+    AlertScope,
     Evaluation,
     Failure,
     Fired,
@@ -30,12 +32,23 @@ from watcher.core.model import (
     Rules,
     Sample,
     State,
+    TokenInfo,
 )
 from watcher.core.pace import Forecast, add_sample, forecast
-from watcher.core.usage import Meter, Period
+from watcher.core.usage import Meter, Period, Usage
 
 # The API's period times drift by seconds between answers; a real new period moves by days.
 SAME_PERIOD_TOLERANCE = timedelta(minutes=10)
+# Alerts that an incident's end makes pointless.
+_INCIDENT_SCOPES = (AlertScope.LOGIN, AlertScope.OUTAGE)
+# The alerts whose figures are a meter's: re-written with its latest reading before sending.
+_ABOUT_A_METER = (
+    AlertKind.THRESHOLD,
+    AlertKind.PACE,
+    AlertKind.RESET,
+    AlertKind.RECOVERED,
+    AlertKind.METER,
+)
 TOKEN_WARNING_AHEAD = timedelta(hours=24)
 PACE_REARM_PERCENT = 90.0
 MAX_PENDING = 20
@@ -66,85 +79,43 @@ def may_read_monthly_instead(state: State, now: datetime) -> bool:
 
 
 def _after_reading(reading: Reading, state: State, rules: Rules, now: datetime) -> Evaluation:
-    usage = reading.usage
-    meter = usage.meter
-    zone = rules.local_zone
+    usage, meter, zone = reading.usage, reading.usage.meter, rules.local_zone
     alerts: list[Alert] = []
-    pending = list(state.pending)
 
     # Incidents end at the first good reading.
-    pending = [p for p in pending if p.alert.scope not in ("login", "outage")]
-    recovered_to: tuple[str, ...] = ()
-    if state.outage is not None and state.outage.notified:
-        recovered_to = state.outage.notified
+    pending = [p for p in state.pending if p.alert.scope not in _INCIDENT_SCOPES]
+    recovered_to = state.outage.notified if state.outage is not None else ()
+    if state.outage is not None and recovered_to:
         alerts.append(messages.recovered_alert(usage, state.outage.since, now, zone))
 
     if state.meter is not None and state.meter != meter:
         alerts.append(messages.meter_alert(usage, reading.pool_failure, now, zone))
 
-    history = state.history(meter)
-    period = history.period
-    if period is None or not same_period(period, usage.period):
-        had_alerts = period is not None and bool(period.fired or period.pace_fired_at)
-        pending = [p for p in pending if not (p.alert.scope == "period" and _meter_of(p) == meter)]
-        period = PeriodState(usage.period.start, usage.period.end, usage.period.kind)
-        if had_alerts:
-            alerts.append(messages.reset_alert(usage, now, zone))
-    else:
-        # Same period: follow the API's drifting times, and learn an end that was unknown.
-        period = period._replace(
-            start=usage.period.start or period.start,
-            end=usage.period.end or period.end,
-            kind=usage.period.kind or period.kind,
-        )
-
-    period, threshold = _thresholds(period, usage.percent_used, rules, now)
-    if threshold is not None:
-        alert = messages.threshold_alert(threshold, usage, now, zone)
-        # The newer threshold supersedes any older one of this meter not yet delivered.
-        pending = [
-            p for p in pending if not (p.alert.kind == "threshold" and _meter_of(p) == meter)
-        ]
-        alerts.append(alert)
-
-    # Samples from the future (the clock was set back) would bend every rate: drop them.
-    samples = tuple(s for s in period.samples if s.at <= now)
-    period = period._replace(samples=add_sample(samples, Sample(now, usage.percent_used)))
-    if rules.forecast:
-        period, pace = _pace(period, usage.percent_used, now)
-        if pace:
-            alerts.append(messages.pace_alert(usage, pace, now, zone))
+    period, pending, period_alerts = _follow_period(
+        state.history(meter).period, usage, pending, rules, now
+    )
+    alerts += period_alerts
 
     token_warned_for = state.token_warned_for
-    token = reading.token
-    if (
-        token.expires_at is not None
-        and not token.renewable
-        and now < token.expires_at <= now + TOKEN_WARNING_AHEAD
-        and token.expires_at != token_warned_for
-    ):
-        alerts.append(messages.token_expiry_alert(token.expires_at, now, zone))
-        token_warned_for = token.expires_at
-
-    plan, plan_checked_at = state.plan, state.plan_checked_at
-    if reading.plan_fetched:
-        plan, plan_checked_at = usage.plan or state.plan, now
-
-    pool_failing_since = state.pool_failing_since
-    if meter == "pool":
-        pool_failing_since = None
-    elif reading.pool_failure is not None:
-        pool_failing_since = _failing_since(pool_failing_since, now)
+    expires_at = _expiry_to_warn_of(reading.token, token_warned_for, now)
+    if expires_at is not None:
+        alerts.append(messages.token_expiry_alert(expires_at, now, zone))
+        token_warned_for = expires_at
 
     for alert in alerts:
-        only_to = recovered_to if alert.kind == "recovered" else None
+        only_to = recovered_to if alert.kind == AlertKind.RECOVERED else None
         pending = _queue(pending, PendingAlert(alert, only_to=only_to))
+    plan, plan_checked_at = (
+        (usage.plan or state.plan, now)
+        if reading.plan_fetched
+        else (state.plan, state.plan_checked_at)
+    )
     new_state = state.with_history(
         meter, MeterHistory(period=period, usage=usage._replace(plan=None), read_at=now)
     )._replace(
         meter=meter,
         pool_answered=state.pool_answered or meter == "pool",
-        pool_failing_since=pool_failing_since,
+        pool_failing_since=_pool_failing_since(reading, state.pool_failing_since, now),
         last_reading_at=now,
         login=None,
         outage=None,
@@ -154,6 +125,97 @@ def _after_reading(reading: Reading, state: State, rules: Rules, now: datetime) 
         pending=_bounded(pending),
     )
     return Evaluation(tuple(alerts), new_state)
+
+
+def _follow_period(
+    known: PeriodState | None,
+    usage: Usage,
+    pending: list[PendingAlert],
+    rules: Rules,
+    now: datetime,
+) -> tuple[PeriodState, list[PendingAlert], list[Alert]]:
+    """A reading in its meter's period: a reset, a threshold reached, the pace. Returns the
+    period as it is now, the pending alerts that still hold, and the new alerts."""
+    meter, zone = usage.meter, rules.local_zone
+    alerts: list[Alert] = []
+    period, is_new = _followed_period(known, usage.period)
+    if is_new:
+        pending = [p for p in pending if not _of(p, meter, scope=AlertScope.PERIOD)]
+        if known is not None and (known.fired or known.pace_fired_at):
+            alerts.append(messages.reset_alert(usage, now, zone))
+
+    period, threshold = _thresholds(period, usage.percent_used, rules, now)
+    if threshold is not None:
+        # The newer threshold supersedes any older one of this meter not yet delivered.
+        pending = [p for p in pending if not _of(p, meter, kind=AlertKind.THRESHOLD)]
+        alerts.append(messages.threshold_alert(threshold, usage, now, zone))
+
+    period = _sampled(period, usage.percent_used, now)
+    if rules.forecast:
+        period, pace = _pace(period, usage.percent_used, now)
+        if pace:
+            alerts.append(messages.pace_alert(usage, pace, now, zone))
+    return period, pending, alerts
+
+
+def _followed_period(known: PeriodState | None, current: Period) -> tuple[PeriodState, bool]:
+    """The period a reading belongs to, and whether it is a new one (the credits reset)."""
+    if known is None or not same_period(known, current):
+        return PeriodState(current.start, current.end, current.kind), True
+    # Same period: follow the API's drifting times, and learn an end that was unknown.
+    followed = known._replace(
+        start=current.start or known.start,
+        end=current.end or known.end,
+        kind=current.kind or known.kind,
+    )
+    return followed, False
+
+
+def _of(
+    pending: PendingAlert,
+    meter: Meter,
+    kind: AlertKind | None = None,
+    scope: AlertScope | None = None,
+) -> bool:
+    """Is `pending` an alert of this meter (and of this kind, or this scope)?"""
+    alert = pending.alert
+    return (
+        _meter_of(pending) == meter
+        and (kind is None or alert.kind == kind)
+        and (scope is None or alert.scope == scope)
+    )
+
+
+def _sampled(period: PeriodState, percent: float, now: datetime) -> PeriodState:
+    # Samples from the future (the clock was set back) would bend every rate: drop them.
+    samples = tuple(s for s in period.samples if s.at <= now)
+    return period._replace(samples=add_sample(samples, Sample(now, percent)))
+
+
+def _expiry_to_warn_of(
+    token: TokenInfo, warned_for: datetime | None, now: datetime
+) -> datetime | None:
+    """The access token's expiry, when it cannot be renewed, comes within
+    TOKEN_WARNING_AHEAD, and was not warned of yet."""
+    expires_at = token.expires_at
+    if (
+        expires_at is not None
+        and not token.renewable
+        and now < expires_at <= now + TOKEN_WARNING_AHEAD
+        and expires_at != warned_for
+    ):
+        return expires_at
+    return None
+
+
+def _pool_failing_since(reading: Reading, since: datetime | None, now: datetime) -> datetime | None:
+    """When the pool request began to fail: cleared by a pool reading, started (or kept) by
+    a monthly reading that stood in for a failed pool request."""
+    if reading.usage.meter == "pool":
+        return None
+    if reading.pool_failure is not None:
+        return _failing_since(since, now)
+    return since
 
 
 def same_period(known: PeriodState, current: Period) -> bool:
@@ -252,7 +314,7 @@ def _current_pending(state: State, rules: Rules, now: datetime) -> State:
         alert = _rewritten(pending.alert, state, rules, now)
         if alert is not None:
             kept.append(pending._replace(alert=alert))
-        elif pending.alert.kind == "pace" and not pending.delivered_to:
+        elif pending.alert.kind == AlertKind.PACE and not pending.delivered_to:
             meter = _meter_of(pending)
             history = state.history(meter)
             if history.period is not None:
@@ -263,24 +325,24 @@ def _current_pending(state: State, rules: Rules, now: datetime) -> State:
 
 def _rewritten(alert: Alert, state: State, rules: Rules, now: datetime) -> Alert | None:
     zone = rules.local_zone
-    if alert.kind in ("threshold", "pace", "reset", "recovered", "meter"):
+    if alert.kind in _ABOUT_A_METER:
         history = state.history(_meter_of_alert(alert))
         usage, read_at, period = history.usage, history.read_at, history.period
         if usage is None or read_at is None or period is None:
             return alert  # written by a version that kept no figures: send it as it is
         as_of = read_at if read_at < now else None
-        if alert.kind == "threshold":
+        if alert.kind == AlertKind.THRESHOLD:
             if alert.threshold is None or alert.threshold not in period.fired_thresholds:
                 return None  # usage fell back under it: it was re-armed
             fresh = messages.threshold_alert(alert.threshold, usage, now, zone, as_of)
-        elif alert.kind == "pace":
+        elif alert.kind == AlertKind.PACE:
             outlook = _outlook(period, usage.percent_used, read_at)
             if outlook is None or not outlook.runs_out_before_reset:
                 return None  # the forecast no longer runs out before the reset
             fresh = messages.pace_alert(usage, outlook, now, zone, as_of)
-        elif alert.kind == "reset":
+        elif alert.kind == AlertKind.RESET:
             fresh = messages.reset_alert(usage, now, zone, as_of)
-        elif alert.kind == "recovered":
+        elif alert.kind == AlertKind.RECOVERED:
             if alert.since is None:
                 return alert
             fresh = messages.recovered_alert(usage, alert.since, now, zone, as_of)
@@ -289,14 +351,14 @@ def _rewritten(alert: Alert, state: State, rules: Rules, now: datetime) -> Alert
             # meter changed back before it was delivered.
             return alert if state.meter == _meter_of_alert(alert) else None
         return fresh._replace(key=alert.key, created=alert.created)
-    if alert.kind == "outage" and state.outage is not None:
+    if alert.kind == AlertKind.OUTAGE and state.outage is not None:
         outage = state.outage
         fresh = messages.outage_alert(outage.message, outage.since, now, zone)
         return fresh._replace(key=alert.key, created=alert.created)
-    if alert.kind == "login" and state.login is not None:
+    if alert.kind == AlertKind.LOGIN and state.login is not None:
         fresh = messages.login_alert(state.login.message, now, state.login.since)
         return fresh._replace(key=alert.key, created=alert.created)
-    if alert.kind == "token_expiry" and alert.since is not None:
+    if alert.kind == AlertKind.TOKEN_EXPIRY and alert.since is not None:
         if alert.since <= now:
             return None  # expired meanwhile: the login alert says what to do now
         fresh = messages.token_expiry_alert(alert.since, now, zone)

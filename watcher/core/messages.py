@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from watcher.core.formatting import format_amount, format_duration, format_local_time, whole_percent
-from watcher.core.model import Alert, Severity
+from watcher.core.model import Alert, AlertKind, AlertScope, Severity
 from watcher.core.pace import Forecast
 from watcher.core.severity import threshold_severity
 from watcher.core.usage import Meter, Usage
@@ -94,12 +94,12 @@ def threshold_alert(
         )
         body = f"{used}; {_they_reset(usage, now, zone)}. {advice}"
     return Alert(
-        kind="threshold",
+        kind=AlertKind.THRESHOLD,
         key=alert_key(usage.meter, f"threshold:{threshold:g}"),
         severity=threshold_severity(threshold),
         title=title,
         body=_as_of(body, as_of, now, zone),
-        scope="period",
+        scope=AlertScope.PERIOD,
         created=now,
         meter=usage.meter,
         threshold=threshold,
@@ -111,7 +111,7 @@ def reset_alert(
 ) -> Alert:
     end = usage.period.end.isoformat() if usage.period.end else now.isoformat()
     return Alert(
-        kind="reset",
+        kind=AlertKind.RESET,
         key=alert_key(usage.meter, f"reset:{end}"),
         severity=Severity.INFO,
         title=f"Grok Build: {_credits(usage)} reset",
@@ -122,7 +122,7 @@ def reset_alert(
             now,
             zone,
         ),
-        scope="period",
+        scope=AlertScope.PERIOD,
         created=now,
         meter=usage.meter,
     )
@@ -137,7 +137,7 @@ def pace_alert(
 ) -> Alert:
     assert usage.period.end is not None
     return Alert(
-        kind="pace",
+        kind=AlertKind.PACE,
         key=alert_key(usage.meter, "pace"),
         severity=Severity.WARNING,
         title=f"Grok Build: {_credits(usage)} will run out before the reset",
@@ -151,7 +151,7 @@ def pace_alert(
             now,
             zone,
         ),
-        scope="period",
+        scope=AlertScope.PERIOD,
         created=now,
         meter=usage.meter,
     )
@@ -182,12 +182,12 @@ def meter_alert(
             f"{_used_now(usage)} used; {_they_reset(usage, now, zone)}."
         )
     return Alert(
-        kind="meter",
+        kind=AlertKind.METER,
         key=f"meter:{usage.meter}",
         severity=Severity.INFO,
         title=title,
         body=_as_of(body, as_of, now, zone),
-        scope="",
+        scope=AlertScope.NONE,
         created=now,
         meter=usage.meter,
     )
@@ -201,7 +201,7 @@ def _pool(usage: Usage) -> str:
 def state_alert(path: str, reason: str, now: datetime) -> Alert:
     """The service cannot save its state: it goes on from memory, but must say so once."""
     return Alert(
-        kind="state",
+        kind=AlertKind.STATE,
         key="state",
         severity=Severity.WARNING,
         title="Grok Build watcher: its state is not being saved",
@@ -210,7 +210,7 @@ def state_alert(path: str, reason: str, now: datetime) -> Alert:
             "each while the watcher runs, but a restart would forget what was sent. Free some "
             "space or fix the permissions; the watcher tries again at every check."
         ),
-        scope="",
+        scope=AlertScope.NONE,
         created=now,
         since=now,
     )
@@ -218,12 +218,12 @@ def state_alert(path: str, reason: str, now: datetime) -> Alert:
 
 def login_alert(message: str, now: datetime, since: datetime | None = None) -> Alert:
     return Alert(
-        kind="login",
+        kind=AlertKind.LOGIN,
         key="login",
         severity=Severity.CRITICAL,
         title="Grok Build: run grok login",
         body=f"{message} Until then usage cannot be watched.",
-        scope="login",
+        scope=AlertScope.LOGIN,
         created=now,
         since=since or now,
     )
@@ -231,7 +231,7 @@ def login_alert(message: str, now: datetime, since: datetime | None = None) -> A
 
 def token_expiry_alert(expires_at: datetime, now: datetime, zone: tzinfo | None) -> Alert:
     return Alert(
-        kind="token_expiry",
+        kind=AlertKind.TOKEN_EXPIRY,
         key=f"token_expiry:{expires_at.isoformat()}",
         severity=Severity.WARNING,
         title="Grok Build: login expires soon",
@@ -240,7 +240,7 @@ def token_expiry_alert(expires_at: datetime, now: datetime, zone: tzinfo | None)
             f"(in {format_duration(expires_at - now)}) and has no refresh token to renew it. "
             "Run `grok login` before then."
         ),
-        scope="",
+        scope=AlertScope.NONE,
         created=now,
         since=expires_at,
     )
@@ -248,7 +248,7 @@ def token_expiry_alert(expires_at: datetime, now: datetime, zone: tzinfo | None)
 
 def outage_alert(message: str, since: datetime, now: datetime, zone: tzinfo | None) -> Alert:
     return Alert(
-        kind="outage",
+        kind=AlertKind.OUTAGE,
         key=f"outage:{since.isoformat()}",
         severity=Severity.WARNING,
         title="Grok Build: usage cannot be read",
@@ -257,7 +257,7 @@ def outage_alert(message: str, since: datetime, now: datetime, zone: tzinfo | No
             f"{format_local_time(since, now, zone)} ({format_duration(now - since)} ago), "
             "so thresholds are not being watched."
         ),
-        scope="outage",
+        scope=AlertScope.OUTAGE,
         created=now,
         since=since,
     )
@@ -267,7 +267,7 @@ def recovered_alert(
     usage: Usage, since: datetime, now: datetime, zone: tzinfo | None, as_of: datetime | None = None
 ) -> Alert:
     return Alert(
-        kind="recovered",
+        kind=AlertKind.RECOVERED,
         key=f"recovered:{since.isoformat()}",
         severity=Severity.INFO,
         title="Grok Build: usage readable again",
@@ -279,7 +279,7 @@ def recovered_alert(
             now,
             zone,
         ),
-        scope="",
+        scope=AlertScope.NONE,
         created=now,
         meter=usage.meter,
         since=since,

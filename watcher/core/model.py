@@ -11,7 +11,7 @@ interpreter: defining ~30 frozen dataclasses (and importing `dataclasses`) cost 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import NamedTuple
 
 from watcher.core.usage import Meter, Usage
@@ -73,16 +73,39 @@ class Rules(NamedTuple):
 # --- alerts --------------------------------------------------------------------------------------
 
 
+class AlertKind(StrEnum):
+    """What an alert is about. The values are written to the state file and to --json."""
+
+    THRESHOLD = "threshold"
+    PACE = "pace"
+    RESET = "reset"
+    METER = "meter"
+    LOGIN = "login"
+    TOKEN_EXPIRY = "token_expiry"
+    OUTAGE = "outage"
+    RECOVERED = "recovered"
+    STATE = "state"
+    TEST = "test"
+
+
+class AlertScope(StrEnum):
+    """What must still hold for an undelivered alert to be worth sending: its meter's period
+    (dropped when that period ends), the login or outage incident (dropped when it ends), or
+    nothing. The values are written to the state file."""
+
+    PERIOD = "period"
+    LOGIN = "login"
+    OUTAGE = "outage"
+    NONE = ""
+
+
 class Alert(NamedTuple):
-    # threshold, pace, reset, meter, login, token_expiry, outage, recovered, state, test
-    kind: str
+    kind: AlertKind
     key: str  # its identity among pending alerts, e.g. "threshold:80" ("monthly:threshold:80")
     severity: Severity
     title: str
     body: str
-    # What must still hold for an undelivered alert to be worth sending: "period" (dropped
-    # when its meter's period ends), "login" / "outage" (dropped when that incident ends), or "".
-    scope: str
+    scope: AlertScope
     created: datetime
     # What it is about, so that a pending alert is sent with the figures of the check that
     # sends it: the meter (pool, monthly), the threshold, the incident's start or the expiry.

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from watcher.core.model import Alert, Severity
+from watcher.core.model import Alert, AlertKind, Severity
 
 # The order alerts of equal severity are listed in, most important first.
-KIND_ORDER = (
-    "login",
-    "outage",
-    "state",
-    "threshold",
-    "pace",
-    "token_expiry",
-    "meter",
-    "reset",
-    "recovered",
-    "test",
+KIND_ORDER: tuple[AlertKind, ...] = (
+    AlertKind.LOGIN,
+    AlertKind.OUTAGE,
+    AlertKind.STATE,
+    AlertKind.THRESHOLD,
+    AlertKind.PACE,
+    AlertKind.TOKEN_EXPIRY,
+    AlertKind.METER,
+    AlertKind.RESET,
+    AlertKind.RECOVERED,
+    AlertKind.TEST,
 )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -21,13 +20,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
+from watcher import locks
 from watcher.errors import AuthLockFailed, AuthNotWritable, AuthUnreadable, LoginBusy, NotLoggedIn
 from watcher.files import probe_replace, remove_stale_temporaries, replace_atomically
 from watcher.grok.deadline import Deadline, DeadlineExceeded
+from watcher.numbers import is_number
 
 DEFAULT_CLIENT_ID = "b1a00492-073a-47ea-816f-4c329264a828"
 LOCK_WAIT_SECONDS = 10.0
-_LOCK_POLL_SECONDS = 0.05
 # A refreshed file is about as long as the one it replaces (new token values of similar
 # length); the margin covers a longer token without probing for far more than is written.
 WRITE_MARGIN_BYTES = 4096
@@ -164,7 +164,7 @@ def jwt_expiry(token: str) -> datetime | None:
     except (ValueError, binascii.Error):
         return None
     exp = claims.get("exp") if isinstance(claims, dict) else None
-    if isinstance(exp, bool) or not isinstance(exp, int | float):
+    if not is_number(exp):
         return None
     try:
         return datetime.fromtimestamp(exp, UTC)
@@ -198,7 +198,7 @@ def _parse_expiry(value: object) -> datetime | None:
         except ValueError:
             return None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if is_number(value):
         seconds = value / 1000 if value > 1e11 else value  # some writers store milliseconds
         try:
             return datetime.fromtimestamp(seconds, UTC)
@@ -216,34 +216,18 @@ def auth_lock(auth_path: Path, deadline: Deadline) -> Iterator[None]:
     """
     lock_path = auth_path.with_name(auth_path.name + ".lock")
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        # Opening never waits for another holder: this is the file system saying no.
-        raise AuthLockFailed(lock_path, _reason(exc)) from None
+        fd = locks.acquire(lock_path, min(LOCK_WAIT_SECONDS, deadline.remaining()))
+    except locks.LockUnavailable as exc:
+        raise AuthLockFailed(lock_path, exc.reason, action=exc.action) from None
+    except (locks.LockTimeout, DeadlineExceeded):
+        # Held by another process until we gave up (or the reading ran out of time while
+        # waiting): the lock is the reason either way.
+        log.debug("%s stayed locked; giving up for this check", lock_path)
+        raise LoginBusy() from None
     try:
-        _wait_for_lock(fd, lock_path, deadline)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the flock
-
-
-def _wait_for_lock(fd: int, lock_path: Path, deadline: Deadline) -> None:
-    give_up_at = time.monotonic() + min(LOCK_WAIT_SECONDS, deadline.remaining())
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= give_up_at:
-                    break
-                time.sleep(_LOCK_POLL_SECONDS)
-            except OSError as exc:  # e.g. ENOLCK on a network file system: no holder at all
-                raise AuthLockFailed(lock_path, _reason(exc), action="take") from None
-    except DeadlineExceeded:
-        pass  # the reading ran out of time while waiting: the lock is the reason
-    log.debug("%s stayed locked; giving up for this check", lock_path)
-    raise LoginBusy()
 
 
 def write_back(path: Path, entry_name: str, tokens: RefreshedTokens) -> bool:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from watcher.core.usage import Number, Period, Usage
 from watcher.errors import ResponseChanged
+from watcher.numbers import is_number
 
 _POOL_MARKERS = ("currentPeriod", "isUnifiedBillingUser", "creditUsagePercent")
 
@@ -124,11 +125,9 @@ def _meter_value(config: dict[str, object], name: str) -> Number:
 
 
 def _number(value: object) -> Number:
-    if isinstance(value, bool):
-        raise ResponseChanged()
     if isinstance(value, str):
         value = _numeric_string(value)
-    if not isinstance(value, int | float):
+    if not is_number(value):
         raise ResponseChanged()
     if not math.isfinite(value) or value < 0:
         raise ResponseChanged()

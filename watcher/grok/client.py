@@ -1,7 +1,7 @@
 """The Grok endpoints: `GET /billing` (either shape) and `GET /settings`, with the seed's headers.
 
 Knows which requests to make and what their status codes mean; what a body means is
-`usage.py`'s business, where a token comes from is `login.py`'s.
+`billing.py`'s business, where a token comes from is `login.py`'s.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from watcher.grok.auth_file import (
 )
 from watcher.grok.deadline import Deadline
 from watcher.grok.transport import NetworkFailureBeforeSending, Transport
+from watcher.numbers import is_number
 
 REFRESH_MARGIN = timedelta(minutes=5)
 DEFAULT_TOKEN_LIFETIME = timedelta(hours=1)
@@ -200,11 +201,7 @@ def _parse_token_response(body: bytes, now: datetime) -> RefreshedTokens:
     if not isinstance(access_token, str) or not access_token:
         raise RefreshResponseChanged()
     expires_in = answer.get("expires_in")
-    if (
-        isinstance(expires_in, int | float)
-        and not isinstance(expires_in, bool)
-        and (math.isfinite(expires_in) and expires_in > 0)
-    ):
+    if is_number(expires_in) and math.isfinite(expires_in) and expires_in > 0:
         expires_at = now + timedelta(seconds=expires_in)
     else:
         expires_at = jwt_expiry(access_token) or now + DEFAULT_TOKEN_LIFETIME
