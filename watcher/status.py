@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from watcher.core.formatting import format_amount, format_duration, format_local_time, whole_percent
+from watcher.core.formatting import (
+    format_amount,
+    reset_words,
+    whole_percent,
+)
 from watcher.core.usage import Usage
 from watcher.errors import WatcherError
 
@@ -33,12 +37,10 @@ def _meter_detail(usage: Usage, now: datetime, local: tzinfo | None) -> str:
 
 
 def describe_reset(end: datetime | None, now: datetime, local: tzinfo | None = None) -> str:
-    if end is None:
-        return "reset time unknown"
-    when = format_local_time(end, now, local)
-    if end <= now:
-        return f"reset due {when}"
-    return f"resets {when} (in {format_duration(end - now)})"
+    """ "resets Sat 28 Nov 07:21 (in 1 d 7 h)" """
+    return reset_words(
+        end, now, local, "reset time unknown", "reset due {when}", "resets {when} (in {left})"
+    )
 
 
 def _pay_as_you_go(usage: Usage) -> str:

@@ -37,3 +37,21 @@ def format_amount(value: Number) -> str:
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     return f"{int(value):,}"
+
+
+def reset_words(
+    end: datetime | None,
+    now: datetime,
+    zone: tzinfo | None,
+    unknown: str,
+    past: str,
+    coming: str,
+) -> str:
+    """When the credits reset, in the caller's words: `unknown` when the API did not say,
+    `past` ("{when}") when the time has passed, else `coming` ("{when}", "{left}")."""
+    if end is None:
+        return unknown
+    when = format_local_time(end, now, zone)
+    if end <= now:
+        return past.format(when=when)
+    return coming.format(when=when, left=format_duration(end - now))

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from watcher.core.formatting import format_amount, format_duration, format_local_time, whole_percent
+from watcher.core.formatting import (
+    format_amount,
+    format_duration,
+    format_local_time,
+    reset_words,
+    whole_percent,
+)
 from watcher.core.model import Alert, AlertKind, AlertScope, Severity
 from watcher.core.pace import Forecast
 from watcher.core.severity import threshold_severity
@@ -40,24 +46,24 @@ def _used_now(usage: Usage) -> str:
 
 def _they_reset(usage: Usage, now: datetime, zone: tzinfo | None) -> str:
     """ "they reset Sat 28 Nov 07:21 (in 1 d 7 h)" """
-    end = usage.period.end
-    if end is None:
-        return "their reset time is unknown"
-    when = format_local_time(end, now, zone)
-    if end <= now:
-        return f"they were due to reset {when}"
-    return f"they reset {when} (in {format_duration(end - now)})"
+    return reset_words(
+        usage.period.end,
+        now,
+        zone,
+        "their reset time is unknown",
+        "they were due to reset {when}",
+        "they reset {when} (in {left})",
+    )
 
 
 def _until_reset(usage: Usage, now: datetime, zone: tzinfo | None) -> str:
-    end = usage.period.end
-    if end is None:
-        return "until the credits reset (reset time unknown)"
-    if end <= now:
-        return "until the credits reset (due now)"
-    return (
-        f"until the credits reset, {format_local_time(end, now, zone)} "
-        f"(in {format_duration(end - now)})"
+    return reset_words(
+        usage.period.end,
+        now,
+        zone,
+        "until the credits reset (reset time unknown)",
+        "until the credits reset (due now)",
+        "until the credits reset, {when} (in {left})",
     )
 
 

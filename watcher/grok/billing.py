@@ -54,27 +54,31 @@ def _parse_billing(document: object, source: str) -> Usage:
     config = document.get("config")
     if not isinstance(config, dict):
         raise ResponseChanged()
-    cap = _meter_value(config, "onDemandCap")
-    cap_used = _meter_value(config, "onDemandUsed") if "onDemandUsed" in config else None
-    prepaid = _meter_value(config, "prepaidBalance")
+    # What both shapes carry alike; each shape then says which meter and how full.
+    common = Usage(
+        percent_used=0.0,
+        meter="pool",
+        period=Period(None, None, None),
+        used=None,
+        limit=None,
+        pay_as_you_go_cap=_meter_value(config, "onDemandCap"),
+        pay_as_you_go_used=(
+            _meter_value(config, "onDemandUsed") if "onDemandUsed" in config else None
+        ),
+        prepaid_balance=_meter_value(config, "prepaidBalance"),
+        source=source,
+    )
     if any(marker in config for marker in _POOL_MARKERS):
-        return Usage(
+        return common._replace(
             percent_used=float(_number(config.get("creditUsagePercent", 0))),
-            meter="pool",
             period=_pool_period(config.get("currentPeriod")),
-            used=None,
-            limit=None,
-            pay_as_you_go_cap=cap,
-            pay_as_you_go_used=cap_used,
-            prepaid_balance=prepaid,
-            source=source,
         )
     if "monthlyLimit" in config or "used" in config:
         used = _meter_value(config, "used")
         limit = _meter_value(config, "monthlyLimit")
         if limit <= 0:
             raise ResponseChanged()
-        return Usage(
+        return common._replace(
             # used * 100 first: an exact quotient (e.g. 80%) then stays exact in floats,
             # so a threshold is never reported crossed (or missed) by a rounding error.
             percent_used=used * 100 / limit,
@@ -86,10 +90,6 @@ def _parse_billing(document: object, source: str) -> Usage:
             ),
             used=used,
             limit=limit,
-            pay_as_you_go_cap=cap,
-            pay_as_you_go_used=cap_used,
-            prepaid_balance=prepaid,
-            source=source,
         )
     raise ResponseChanged()
 
