@@ -49,6 +49,11 @@ def bench_home(extra_config: str = "") -> Iterator[Bench]:
             )
             env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
             env["HOME"] = home
+            # Measure the program as installed: pip compiles every module to bytecode at
+            # install time, so a run never compiles. With PYTHONDONTWRITEBYTECODE set (as some
+            # shells and CI set it), an editable checkout would compile its own modules on
+            # every run and the figures would measure the compiler.
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
             bench = Bench(server, sink, root, env)
             bench.serve(10)
             yield bench
