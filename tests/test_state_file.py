@@ -55,6 +55,21 @@ def test_round_trip_is_exact_and_the_file_is_private_and_readable(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["state.toml"]
 
 
+def test_a_pending_alert_of_an_unknown_kind_is_left_out_not_the_state(tmp_path, caplog):
+    """A newer version may queue a kind this one does not know: the rest is kept."""
+    path = tmp_path / "state.toml"
+    state = busy_state()
+    kinds = [p.alert.kind for p in state.pending]
+    assert len(kinds) >= 2
+    save_state(path, state)
+    text = path.read_text()
+    path.write_text(text.replace(f'kind = "{kinds[0]}"', 'kind = "quota_note"', 1))
+    loaded, problem = load_state(path, NOW)
+    assert problem is None
+    assert loaded == state._replace(pending=state.pending[1:])
+    assert "left out a pending alert" in caplog.text and "quota_note" in caplog.text
+
+
 def test_an_empty_only_to_survives_the_round_trip(tmp_path):
 
     state = busy_state()

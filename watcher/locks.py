@@ -9,10 +9,11 @@ wait), with the clock and the sleep injectable so that tests never wait for time
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 POLL_SECONDS = 0.05
@@ -32,29 +33,45 @@ class LockUnavailable(Exception):
         self.action = action  # "create" (opening it) or "take" (locking it)
 
 
-def acquire(
+@contextlib.contextmanager
+def held(
     lock_path: Path,
     wait_seconds: float,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> int:
-    """Hold an exclusive lock on `lock_path`; the descriptor to close to release it."""
+    gives_up_on: tuple[type[BaseException], ...] = (),
+) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path` while the block runs.
+
+    Raises LockTimeout when another process held it for `wait_seconds`, or when one of
+    `gives_up_on` (a reading's deadline, say) interrupts the wait -- only the wait: raised
+    by the block, they pass through. The descriptor is closed however the block ends.
+    """
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:  # opening never waits for a holder: the file system says no
         raise LockUnavailable(exc, "create") from None
     try:
-        give_up_at = monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd
-            except BlockingIOError:
-                if monotonic() >= give_up_at:
-                    raise LockTimeout() from None
-                sleep(POLL_SECONDS)
-            except OSError as exc:  # e.g. ENOLCK on a network file system: no holder at all
-                raise LockUnavailable(exc, "take") from None
-    except BaseException:  # a timeout, a failure, or a deadline or signal while waiting
-        os.close(fd)
-        raise
+        try:
+            _wait_for(fd, wait_seconds, monotonic, sleep)
+        except gives_up_on:
+            raise LockTimeout() from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+def _wait_for(
+    fd: int, wait_seconds: float, monotonic: Callable[[], float], sleep: Callable[[float], None]
+) -> None:
+    give_up_at = monotonic() + wait_seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if monotonic() >= give_up_at:
+                raise LockTimeout() from None
+            sleep(POLL_SECONDS)
+        except OSError as exc:  # e.g. ENOLCK on a network file system: no holder at all
+            raise LockUnavailable(exc, "take") from None

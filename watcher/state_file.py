@@ -236,8 +236,9 @@ def state_lock(
     _make_state_directory(path)
     lock_path = path.with_name(path.name + ".lock")
     try:
-        fd = locks.acquire(lock_path, wait_seconds, monotonic, sleep)
-    except locks.LockUnavailable as exc:
+        with locks.held(lock_path, wait_seconds, monotonic, sleep):
+            yield
+    except locks.LockUnavailable as exc:  # a lock the block takes says so in its own words
         verb = "open" if exc.action == "create" else "take"
         raise StateError(f"{lock_path}: cannot {verb} the lock: {exc.reason}") from None
     except locks.LockTimeout:
@@ -245,10 +246,6 @@ def state_lock(
             f"Another check is still running ({lock_path.name} held for "
             f"{wait_seconds:g} s); giving up this one."
         ) from None
-    try:
-        yield
-    finally:
-        os.close(fd)
 
 
 # --- the TOML shape ------------------------------------------------------------------------------
@@ -361,7 +358,8 @@ def decode_state(document: dict[str, Any]) -> State:
         history = meters.table(name) if meters is not None else None
         if history is not None:
             state = state.with_history(name, _decode_history(history, name))
-    pending = tuple(_decode_pending(item) for item in account.tables("pending"))
+    decoded = (_decode_pending(item) for item in account.tables("pending"))
+    pending = tuple(entry for entry in decoded if entry is not None)
     return state._replace(pending=pending)
 
 
@@ -405,11 +403,11 @@ def _meter(name: str | None, where: str) -> Meter | None:
 _E = TypeVar("_E", AlertKind, AlertScope)
 
 
-def _member(enum: type[_E], value: str, where: str) -> _E:
+def _known(enum: type[_E], value: str) -> _E | None:
     try:
         return enum(value)
     except ValueError:
-        raise _Corrupt(f"{where}: unknown {value!r}") from None
+        return None
 
 
 def _decode_period(period: _Table) -> PeriodState:
@@ -457,18 +455,31 @@ def _decode_usage(usage: _Table, meter: Meter) -> Usage:
     )
 
 
-def _decode_pending(item: _Table) -> PendingAlert:
+def _decode_pending(item: _Table) -> PendingAlert | None:
+    """A pending alert; None for one of a kind (or scope) this version does not know: a
+    newer version wrote it, and this one could neither word nor retire it. Leaving it out
+    keeps everything else the file remembers."""
     severity = item.required_text("severity").upper()
     if severity not in Severity.__members__:
         raise _Corrupt(f"{item.where} severity: unknown {severity!r}")
     meter = _meter(item.text("meter"), f"{item.where} meter")
+    kind = _known(AlertKind, item.required_text("kind"))
+    scope = _known(AlertScope, item.text("scope") or "")
+    if kind is None or scope is None:
+        log.warning(
+            "%s: left out a pending alert of a kind this version does not know (%s, %s)",
+            item.where,
+            item.values.get("kind"),
+            item.values.get("scope"),
+        )
+        return None
     alert = Alert(
-        kind=_member(AlertKind, item.required_text("kind"), f"{item.where} kind"),
+        kind=kind,
         key=item.required_text("key"),
         severity=Severity[severity],
         title=item.required_text("title"),
         body=item.required_text("body"),
-        scope=_member(AlertScope, item.text("scope") or "", f"{item.where} scope"),
+        scope=scope,
         created=item.required_time("created"),
         meter=meter,
         threshold=item.number("threshold"),
@@ -505,6 +516,8 @@ def _migrate_version_1(top: _Table) -> State:
     pending = []
     for item in top.tables("pending"):
         entry = _decode_pending(item)
+        if entry is None:
+            continue
         alert = entry.alert
         if alert.kind in _METER_KINDS_V1:
             alert = alert._replace(meter=meter)

@@ -215,19 +215,16 @@ def auth_lock(auth_path: Path, deadline: Deadline) -> Iterator[None]:
     would let a third process lock a different file and refresh at the same time.
     """
     lock_path = auth_path.with_name(auth_path.name + ".lock")
+    wait = min(LOCK_WAIT_SECONDS, deadline.remaining())
     try:
-        fd = locks.acquire(lock_path, min(LOCK_WAIT_SECONDS, deadline.remaining()))
-    except locks.LockUnavailable as exc:
+        # The reading running out of time while waiting: the lock is the reason then.
+        with locks.held(lock_path, wait, gives_up_on=(DeadlineExceeded,)):
+            yield
+    except locks.LockUnavailable as exc:  # a lock the block takes says so in its own words
         raise AuthLockFailed(lock_path, exc.reason, action=exc.action) from None
-    except (locks.LockTimeout, DeadlineExceeded):
-        # Held by another process until we gave up (or the reading ran out of time while
-        # waiting): the lock is the reason either way.
+    except locks.LockTimeout:
         log.debug("%s stayed locked; giving up for this check", lock_path)
         raise LoginBusy() from None
-    try:
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the flock
 
 
 def write_back(path: Path, entry_name: str, tokens: RefreshedTokens) -> bool:
