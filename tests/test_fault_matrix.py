@@ -150,11 +150,12 @@ class Row:
     saves: bool = True  # ... and the check's state is saved
     extra: tuple[str, ...] = ()  # other titles the faulty check sends to the sink
     killed: bool = False  # the faulty check is killed: its messages may come once more
+    percent: float = 55  # what the server would say in check 2
     later: tuple[float, float] = (82, 83)  # usage in checks 3 and 4
 
 
 def row(r: Row, xfail: str | None = None) -> Any:
-    marks = [pytest.mark.xfail(strict=True, reason=f"issue 9: {xfail}")] if xfail else []
+    marks = [pytest.mark.xfail(strict=True, reason=xfail)] if xfail else []
     return pytest.param(r, id=r.name, marks=marks)
 
 
@@ -614,6 +615,21 @@ def unknown_key(world: World) -> str:
 
 
 @contextlib.contextmanager
+def period_end_left_out(world: World) -> Iterator[Faulty]:
+    """The pool's period comes without its end (protobuf leaves out a zero value) in a period
+    whose end is known, at a usage whose pace runs out before the reset."""
+    body = pool(95, world.end)
+    del body["config"]["currentPeriod"]["end"]
+    world.configure(forecast="true")
+    world.grok.routes[BILLING] = Reply(json=body)
+    yield Faulty()
+    world.configure()
+
+
+PACE_TITLE = "Grok Build: weekly credits will run out before the reset"
+
+
+@contextlib.contextmanager
 def meter_flips(world: World) -> Iterator[Faulty]:
     """billing auto, after the pool answered: for one check the pool request answers 404 while
     plain /billing answers the monthly meter at 99 %."""
@@ -718,6 +734,13 @@ ROWS = [
         )
     ),
     row(unread("billing-redirect", redirected, http(302))),
+    row(
+        replace(
+            fine("billing-period-end-left-out", period_end_left_out, extra=(PACE_TITLE,)),
+            percent=95,
+        ),
+        xfail="the pace alert asserts the reading carries the period end",
+    ),
     row(unread("api-refused", api_base(closed_port_api), CONNECTION)),
     row(unread("api-dns", api_base(lambda w: "https://grok.invalid/v1"), CONNECTION)),
     # The Grok login.
@@ -886,7 +909,7 @@ def test_fault(world: World, case: Row) -> None:
     assert first.err == "", describe(first)
     assert first.titles == model.due(45) == []
 
-    world.serve(55)
+    world.serve(case.percent)
     with case.fault(world) as faulty:
         second = observed_check(world, faulty, killed=case.killed)
         codes = case.code if isinstance(case.code, tuple) else (case.code,)
@@ -895,9 +918,9 @@ def test_fault(world: World, case: Row) -> None:
             assert_line(second.err, resolve(case.err, world), "stderr", second)
         if case.out is not None:
             assert_line(second.out, resolve(case.out, world), "stdout", second, search=True)
-    due = model.due(55, saved=case.saves, delivered=case.delivers) if case.reads else []
+    due = model.due(case.percent, saved=case.saves, delivered=case.delivers) if case.reads else []
     assert Counter(second.titles) == Counter((due if case.delivers else []) + list(case.extra))
-    assert_current_figures(second, 55)
+    assert_current_figures(second, case.percent)
 
     world.serve(case.later[0])
     third = observed_check(world)
