@@ -81,6 +81,11 @@ def may_read_monthly_instead(state: State, now: datetime) -> bool:
 def _after_reading(reading: Reading, state: State, rules: Rules, now: datetime) -> Evaluation:
     usage, meter, zone = reading.usage, reading.usage.meter, rules.local_zone
     alerts: list[Alert] = []
+    known = state.history(meter).period
+    period, is_new = _followed_period(known, usage.period)
+    # A time this answer left out (protobuf omits zero values) is still known: every word
+    # and every figure from here on uses the period as followed.
+    usage = usage._replace(period=Period(period.kind, period.start, period.end))
 
     # Incidents end at the first good reading.
     pending = [p for p in state.pending if p.alert.scope not in _INCIDENT_SCOPES]
@@ -91,9 +96,7 @@ def _after_reading(reading: Reading, state: State, rules: Rules, now: datetime) 
     if state.meter is not None and state.meter != meter:
         alerts.append(messages.meter_alert(usage, reading.pool_failure, now, zone))
 
-    period, pending, period_alerts = _follow_period(
-        state.history(meter).period, usage, pending, rules, now
-    )
+    period, pending, period_alerts = _in_period(period, known, is_new, usage, pending, rules, now)
     alerts += period_alerts
 
     token_warned_for = state.token_warned_for
@@ -127,18 +130,20 @@ def _after_reading(reading: Reading, state: State, rules: Rules, now: datetime) 
     return Evaluation(tuple(alerts), new_state)
 
 
-def _follow_period(
+def _in_period(
+    period: PeriodState,
     known: PeriodState | None,
+    is_new: bool,
     usage: Usage,
     pending: list[PendingAlert],
     rules: Rules,
     now: datetime,
 ) -> tuple[PeriodState, list[PendingAlert], list[Alert]]:
-    """A reading in its meter's period: a reset, a threshold reached, the pace. Returns the
-    period as it is now, the pending alerts that still hold, and the new alerts."""
+    """A reading in its meter's period (`known` before it, `is_new` when the credits reset
+    since): a reset, a threshold reached, the pace. Returns the period as it is now, the
+    pending alerts that still hold, and the new alerts."""
     meter, zone = usage.meter, rules.local_zone
     alerts: list[Alert] = []
-    period, is_new = _followed_period(known, usage.period)
     if is_new:
         pending = [p for p in pending if not _of(p, meter, scope=AlertScope.PERIOD)]
         if known is not None and (known.fired or known.pace_fired_at):
