@@ -36,7 +36,7 @@ def test_a_week_of_usage_alerts_once_per_threshold_then_says_the_credits_were_re
     result = run("--check")
     assert sink.titles() == ["Grok Build: weekly credits reset"]
     assert result.out.startswith("2% used (weekly pool, resets")
-    assert "sent “Grok Build: weekly credits reset” to 1 of 1 target(s)" in result.out
+    assert "sent “Grok Build: weekly credits reset” to 1 target" in result.out
 
 
 def test_the_summary_line_says_what_was_read_and_sent(watching, sink, run):
@@ -44,7 +44,7 @@ def test_the_summary_line_says_what_was_read_and_sent(watching, sink, run):
     result = run("--check")
     assert result.out.startswith("83% used (weekly pool, resets ")
     assert result.out.rstrip().endswith(
-        "; sent “Grok Build: 80% of weekly credits used” to 1 of 1 target(s)"
+        "; sent “Grok Build: 80% of weekly credits used” to 1 target"
     )
     result = run("--check")
     assert result.out.rstrip().endswith("; nothing to send")
@@ -55,7 +55,10 @@ def test_a_failed_delivery_exits_1_and_is_sent_again_next_check_only_once(watchi
     sink.status = 500
     result = run("--check")
     assert result.code == 1
-    assert "failed, will retry next check: json://127.0.0.1:" in result.out
+    assert (
+        "could not send “Grok Build: 80% of weekly credits used”: json://127.0.0.1:" in result.out
+    )
+    assert result.out.rstrip().endswith("; will retry next check")
     assert "Internal server error" in result.out
     sink.status = 200
     assert run("--check").code == 0
@@ -102,7 +105,7 @@ def test_no_target_prints_the_alert(watching, run):
     result = run("--check")
     assert result.code == 0
     assert "[warning] Grok Build: 80% of weekly credits used\nYou have used 85%" in result.out
-    assert result.out.rstrip().endswith("to 1 of 1 target(s)")
+    assert result.out.rstrip().endswith("to 1 target")
 
 
 def test_a_broken_login_alerts_once_and_a_good_reading_ends_it(watching, sink, run):
@@ -112,7 +115,7 @@ def test_a_broken_login_alerts_once_and_a_good_reading_ends_it(watching, sink, r
     for _ in range(3):
         result = run("--check")
         assert result.code == 1
-        assert "usage not read: Grok auth expired. Run `grok login` again." in result.out
+        assert result.out.startswith("Grok auth expired. Run `grok login` again. ")
     assert sink.titles() == ["Grok Build: run grok login"]
     assert sink.received[0].body.startswith("Grok auth expired. Run `grok login` again.")
     watching.write_auth(good)
@@ -148,7 +151,7 @@ def test_dry_run_sends_and_writes_nothing(watching, sink, run):
     result = run("--check", "--dry-run")
     assert result.code == 0
     assert "would send to json://127.0.0.1:" in result.out
-    assert "would send “Grok Build: 80% of weekly credits used” to 1 target(s)" in result.out
+    assert "would send “Grok Build: 80% of weekly credits used” to 1 target:" in result.out
     assert sink.received == []
     assert not state_file(watching).exists()
 

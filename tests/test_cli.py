@@ -18,7 +18,7 @@ from watcher import __version__
 
 def _shown(moment, zone):
     local = moment.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b %H:%M}"
+    return f"{local:%a} {local.day} {local:%b %H:%M} {local.tzname()}"
 
 
 def test_status_prints_the_displayed_lines(ready, run):

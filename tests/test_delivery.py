@@ -54,9 +54,12 @@ def test_everything_due_goes_as_one_message_titled_by_the_most_important():
     state = evaluate(reading(100, token=token), State(), RULES, NOW).state
     plan = plan_messages(state.pending, [ALL])
     message = plan["all"]
-    assert message.title == "Grok Build: weekly credits used up (100%) (+1 more)"
+    # The title names the most important thing only; the body is its body, then the others.
+    threshold = next(p.alert for p in state.pending if p.alert.key == "threshold:100")
+    assert message.title == threshold.title == "Grok Build: weekly credits used up (100%)"
+    assert message.body == f"{threshold.body}\n\nAlso:\n- Grok Build: login expires soon"
+    assert "(+1 more)" not in message.title and not message.body.startswith(message.title)
     assert message.severity == Severity.CRITICAL
-    assert "Grok Build: login expires soon" in message.body
     assert message.alert_keys[0] == "threshold:100"
 
 

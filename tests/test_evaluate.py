@@ -124,7 +124,7 @@ def test_limit_reached_without_pay_as_you_go_says_grok_build_stops_until_the_res
     (check,), _ = run([reading(100)])
     (alert,) = check
     assert alert.title == "Grok Build: weekly credits used up (100%)"
-    assert "Grok Build stops until the credits reset, Fri 27 Nov 05:00" in alert.body
+    assert "Grok Build stops until the credits reset, Fri 27 Nov 05:00 UTC" in alert.body
 
 
 def test_limit_reached_with_a_cap_says_use_is_billed_up_to_it():
@@ -150,7 +150,7 @@ def test_pace_warns_once_when_the_credits_run_out_before_the_reset():
     # 30 % after one day of seven: about 210 % by the reset.
     checks, state = run([reading(30), reading(31)], rules=PACE_RULES, start=T0 + 24 * H)
     assert [a.kind for a in checks[0]] == ["pace"]
-    assert "run out Mon 23 Nov 13:00 (in 2 d 8 h), before they reset Fri 27 Nov 05:00" in (
+    assert "run out Mon 23 Nov 13:00 UTC (in 2 d 8 h), before they reset Fri 27 Nov 05:00 UTC" in (
         checks[0][0].body
     )
     assert checks[1] == ()
@@ -260,7 +260,7 @@ def test_an_outage_longer_than_stale_after_alerts_once():
     assert alerted == [13]  # first check more than 1 h after the first failure (65 min)
     (alert,) = checks[13]
     assert alert.body.startswith("Grok billing request failed. Check your connection.")
-    assert "since Fri 20 Nov 07:00 (1 h 5 min ago)" in alert.body
+    assert "since Fri 20 Nov 07:00 UTC (1 h 5 min ago)" in alert.body
 
 
 def test_back_to_normal_only_when_the_outage_alert_was_sent():
@@ -377,4 +377,4 @@ def test_times_in_alerts_are_local():
 
     tokyo = timezone(timedelta(hours=9))
     (check,), _ = run([reading(100)], rules=RULES._replace(local_zone=tokyo))
-    assert "Fri 27 Nov 14:00" in check[0].body  # RULES' own zone is UTC: 05:00 there
+    assert "Fri 27 Nov 14:00 UTC" in check[0].body  # RULES' own zone is UTC: 05:00 there

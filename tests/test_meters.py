@@ -87,7 +87,7 @@ def test_an_alert_kept_through_a_failed_reading_says_when_its_figures_are_from()
     later = evaluate(NETWORK, first.state, RULES, T0 + 5 * H)
     (pending,) = later.state.pending
     assert pending.alert.body.startswith(
-        "As of Fri 20 Nov 07:00 (3 h 0 min ago): You have used 52%"
+        "As of Fri 20 Nov 07:00 UTC (3 h 0 min ago): You have used 52%"
     )
 
 

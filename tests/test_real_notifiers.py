@@ -242,7 +242,7 @@ def test_with_no_target_an_alert_is_printed_and_shown_on_the_desktop(ready, grok
     result = _watcher(desktop.env, "--check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[critical] Grok Build: weekly credits used up (100%)" in result.stdout
-    assert "to 2 of 2 target(s)" in result.stdout
+    assert "to 2 targets" in result.stdout
     ((summary, body),) = desktop.notifications()
     assert summary == "Grok Build: weekly credits used up (100%)"
     assert "Grok Build stops until the credits reset" in body

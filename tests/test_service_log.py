@@ -38,8 +38,8 @@ def describe(outcome, logged=None):  # type: ignore[no-untyped-def]
 def test_the_first_reading_is_logged_at_info_with_the_status_line():
     line = describe(report(reading(42)))
     assert line.level == logging.INFO
-    assert line.text.startswith("42% used (weekly pool, resets Fri 27 Nov 05:00")
-    assert line.status == "42% used, resets Fri 27 Nov 05:00"
+    assert line.text.startswith("42% used (weekly pool, resets Fri 27 Nov 05:00 UTC")
+    assert line.status == "42% used, resets Fri 27 Nov 05:00 UTC"
     assert line.logged == Logged(42, None)
 
 
@@ -47,7 +47,7 @@ def test_small_moves_are_debug_until_they_add_up_to_five_points():
     logged = Logged(42, None)
     line = describe(report(reading(45.5)), logged)
     assert line.level == logging.DEBUG
-    assert line.status == "45% used, resets Fri 27 Nov 05:00"  # always current
+    assert line.status == "45% used, resets Fri 27 Nov 05:00 UTC"  # always current
     assert line.logged == logged  # measured from the last line the journal got
     line = describe(report(reading(47)), line.logged)
     assert line.level == logging.INFO
@@ -58,10 +58,14 @@ def test_a_sent_alert_is_info_and_a_failed_send_a_warning():
     logged = Logged(50, None)
     sent = describe(report(reading(51), ok=True), logged)
     assert sent.level == logging.INFO
-    assert "sent “Grok Build: 50% of weekly credits used” to 1 of 1 target(s)" in sent.text
+    assert sent.text.endswith("; sent “Grok Build: 50% of weekly credits used” to 1 target")
     failed = describe(report(reading(51), ok=False), logged)
     assert failed.level == logging.WARNING
-    assert "failed, will retry next check: json://localhost/ (HTTP 500)" in failed.text
+    assert failed.text.endswith(
+        "; could not send “Grok Build: 50% of weekly credits used”: json://localhost/ "
+        "(HTTP 500); will retry next check"
+    )
+    assert "target(s)" not in sent.text + failed.text and "0 of 1" not in failed.text
 
 
 def test_an_error_is_a_warning_when_it_begins_then_debug_while_it_lasts():
@@ -88,5 +92,6 @@ def test_an_outage_alert_sent_during_a_lasting_error_is_logged():
     logged = Logged(42, NETWORK.message)
     line = describe(report(NETWORK, ok=True), logged)
     assert line.level == logging.INFO
-    assert line.text.startswith("usage not read: ")
-    assert "sent “" in line.text
+    # The message is a sentence; what was sent is the next one (never "later.; sent").
+    assert line.text.startswith(f"{NETWORK.message} Sent “")
+    assert line.text.endswith(" to 1 target.")

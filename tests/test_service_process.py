@@ -138,7 +138,7 @@ def test_checks_at_start_and_on_time_survives_a_failing_server_reloads_and_stops
     assert journal[0].startswith("<6>watching Grok Build usage with the login in ")
     assert "every 10s;" in journal[0] and "targets: json:// (every alert)" in journal[0]
     assert journal[1].startswith("<6>55% used (weekly pool, resets ")
-    assert journal[1].endswith("sent “Grok Build: 50% of weekly credits used” to 1 of 1 target(s)")
+    assert journal[1].endswith("sent “Grok Build: 50% of weekly credits used” to 1 target")
     assert journal[2] == "<4>Grok billing request failed (HTTP 500). Try again later."
     assert journal[3].startswith("<6>configuration reloaded: ")
     assert "targets: json:// (critical only)" in journal[3]

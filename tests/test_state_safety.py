@@ -220,7 +220,7 @@ def test_the_service_goes_on_from_memory_and_says_so_once(watching, sink):
     # the 90 % alert once: alerted once each, from memory.
     titles = sink.titles()
     assert titles == [
-        "Grok Build watcher: its state is not being saved (+1 more)",
+        "Grok Build watcher: its state is not being saved",
         "Grok Build: 90% of weekly credits used",
     ]
     assert "Grok Build: 80% of weekly credits used" in sink.received[0].body

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,17 +26,18 @@ def test_the_pool_lines():
     usage = parse_billing(POOL_BODY, "/billing?format=credits")._replace(plan="SuperGrok Heavy")
     assert format_status(usage, NOW, UTC) == (
         "Grok          SuperGrok Heavy\n"
-        "Credits used  83%  weekly pool, resets Fri 27 Nov 05:01 (in 1 d 7 h)\n"
+        "Credits used  83%  weekly pool, resets Fri 27 Nov 05:01 UTC (in 1 d 7 h)\n"
         "Pay as you go Disabled"
     )
 
 
 def test_the_monthly_lines_in_the_local_zone():
     usage = parse_billing(MONTHLY_BODY, "/billing")
-    berlin = timezone(timedelta(hours=1))
+    berlin = ZoneInfo("Europe/Berlin")
     assert format_status(usage, NOW, berlin).splitlines() == [
         "Grok          plan unknown",
-        "Credits used  7%  4,277 of 60,000 monthly credits, resets Tue 1 Dec 01:00 (in 5 d 2 h)",
+        "Credits used  7%  4,277 of 60,000 monthly credits, resets Tue 1 Dec 01:00 CET "
+        "(in 5 d 2 h)",
         "Pay as you go Disabled",
     ]
 
@@ -54,18 +56,20 @@ def test_unknown_reset_and_unknown_period_kind():
     assert "usage pool, reset time unknown" in format_status(usage, NOW, UTC)
 
 
-def test_a_reset_time_already_past_is_not_shown_as_a_countdown():
+def test_a_reset_time_already_past_says_when_it_was_due_and_how_long_ago():
     usage = parse_billing(POOL_BODY, "x")._replace(
-        period=Period("weekly", None, NOW - timedelta(minutes=3))
+        period=Period("weekly", None, NOW - timedelta(days=3, minutes=3))
     )
-    assert "reset due Wed 25 Nov 21:57" in format_status(usage, NOW, UTC)
+    shown = format_status(usage, NOW, UTC)
+    assert "weekly pool, reset was due Sun 22 Nov 21:57 UTC (3 d 0 h ago)" in shown
+    assert "reset due" not in shown  # read as if it were still to come
 
 
 def test_a_reset_in_another_year_names_the_year():
     usage = parse_billing(POOL_BODY, "x")._replace(
         period=Period("monthly", None, datetime(2027, 1, 1, tzinfo=UTC)),
     )
-    assert "resets Fri 1 Jan 00:00 2027" in format_status(usage, NOW, UTC)
+    assert "resets Fri 1 Jan 2027 00:00 UTC" in format_status(usage, NOW, UTC)
 
 
 @pytest.mark.parametrize(

@@ -26,10 +26,11 @@ def summary_line(report: CheckReport, now: datetime) -> str:
             f"{whole_percent(usage.percent_used)}% used ({what}, "
             f"{describe_reset(usage.period.end, now)})"
         )
-    else:
-        assert isinstance(observation, Failure)
-        read = f"usage not read: {observation.message}"
-    return f"{read}; {_sent(report)}"
+        return f"{read}; {_sent(report)}"
+    assert isinstance(observation, Failure)
+    # The message is a sentence of its own ("... Try again later."): so is what follows.
+    sent = _sent(report)
+    return f"{observation.message} {sent[0].upper()}{sent[1:]}."
 
 
 def _sent(report: CheckReport) -> str:
@@ -41,18 +42,24 @@ def _sent(report: CheckReport) -> str:
     what = f"“{titles[0]}”" if len(titles) == 1 else f"{len(titles)} different messages"
     names = {t.target_id: t.masked for t in report.targets}
     if report.dry_run:
-        return f"would send {what} to {len(report.plan)} target(s): " + ", ".join(
+        return f"would send {what} to {_targets(len(report.plan))}: " + ", ".join(
             names[t] for t in report.plan
         )
     attempted = {t: o for t, o in report.outcomes.items() if o.attempted}
     ok = [t for t, o in attempted.items() if o.ok]
-    text = f"sent {what} to {len(ok)} of {len(attempted)} target(s)"
-    failed = [(names[t], o.reason) for t, o in attempted.items() if not o.ok]
-    if failed:
-        text += "; failed, will retry next check: " + ", ".join(
-            f"{name} ({reason})" for name, reason in failed
-        )
-    return text
+    failed = ", ".join(f"{names[t]} ({o.reason})" for t, o in attempted.items() if not o.ok)
+    if not ok:
+        return f"could not send {what}: {failed}; will retry next check"
+    if not failed:
+        return f"sent {what} to {_targets(len(ok))}"
+    return (
+        f"sent {what} to {len(ok)} of {_targets(len(attempted))}; "
+        f"failed, will retry next check: {failed}"
+    )
+
+
+def _targets(count: int) -> str:
+    return f"{count} target" if count == 1 else f"{count} targets"
 
 
 def check_document(report: CheckReport, now: datetime) -> dict[str, Any]:

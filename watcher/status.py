@@ -39,7 +39,12 @@ def _meter_detail(usage: Usage, now: datetime, local: tzinfo | None) -> str:
 def describe_reset(end: datetime | None, now: datetime, local: tzinfo | None = None) -> str:
     """ "resets Sat 28 Nov 07:21 (in 1 d 7 h)" """
     return reset_words(
-        end, now, local, "reset time unknown", "reset due {when}", "resets {when} (in {left})"
+        end,
+        now,
+        local,
+        "reset time unknown",
+        "reset was due {when} ({ago})",
+        "resets {when} (in {left})",
     )
 
 

@@ -67,16 +67,15 @@ def plan_messages(pending: Iterable[PendingAlert], routes: Iterable[Route]) -> d
 
 
 def group(alerts: Iterable[Alert]) -> Message:
-    """Many alerts as ONE message: the title names the most important, the body lists all."""
+    """Many alerts as ONE message: the most important alert's title and body, then "Also:"
+    and the others' titles (a title names one thing; a notification shows the title first)."""
     ordered = sorted(alerts, key=importance)
     first = ordered[0]
-    if len(ordered) == 1:
-        title, body = first.title, first.body
-    else:
-        title = f"{first.title} (+{len(ordered) - 1} more)"
-        body = "\n\n".join(f"{a.title}\n{a.body}" for a in ordered)
+    body = first.body
+    if len(ordered) > 1:
+        body += "\n\nAlso:\n" + "\n".join(f"- {a.title}" for a in ordered[1:])
     return Message(
-        title=title,
+        title=first.title,
         body=body,
         severity=max(a.severity for a in ordered),
         alert_keys=tuple(a.key for a in ordered),

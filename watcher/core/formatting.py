@@ -14,12 +14,20 @@ def whole_percent(percent: float) -> int:
 
 
 def format_local_time(moment: datetime, now: datetime, local: tzinfo | None = None) -> str:
-    """`Thu 27 Nov 05:01` in the local zone (TZ honoured), with the year when it differs."""
+    """`Thu 27 Nov 05:01 CET` in the local zone (TZ honoured), with the zone's abbreviation
+    (a time without its zone is a guess for anyone reading it elsewhere, or in a log later),
+    and the year when it is not this year's: `Thu 27 Nov 2027 05:01 CET`."""
     shown = moment.astimezone(local)
-    text = f"{shown:%a} {shown.day} {shown:%b %H:%M}"
-    if shown.year != now.astimezone(local).year:
-        text += f" {shown.year}"
-    return text
+    year = f" {shown.year}" if shown.year != now.astimezone(local).year else ""
+    zone = shown.tzname() or shown.strftime("%z")
+    return f"{shown:%a} {shown.day} {shown:%b}{year} {shown:%H:%M} {zone}"
+
+
+def format_ago(span: timedelta) -> str:
+    """`3 d ago`, `5 min ago`; under a minute, `just now` (never `0 min ago`)."""
+    if span < timedelta(minutes=1):
+        return "just now"
+    return f"{format_duration(span)} ago"
 
 
 def format_duration(span: timedelta) -> str:
@@ -48,10 +56,10 @@ def reset_words(
     coming: str,
 ) -> str:
     """When the credits reset, in the caller's words: `unknown` when the API did not say,
-    `past` ("{when}") when the time has passed, else `coming` ("{when}", "{left}")."""
+    `past` ("{when}", "{ago}") when the time has passed, else `coming` ("{when}", "{left}")."""
     if end is None:
         return unknown
     when = format_local_time(end, now, zone)
     if end <= now:
-        return past.format(when=when)
+        return past.format(when=when, ago=format_ago(now - end))
     return coming.format(when=when, left=format_duration(end - now))

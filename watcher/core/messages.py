@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from watcher.core.formatting import (
+    format_ago,
     format_amount,
     format_duration,
     format_local_time,
@@ -28,7 +29,7 @@ def _as_of(body: str, as_of: datetime | None, now: datetime, zone: tzinfo | None
     """Figures from an earlier check (this one did not read the meter) say when they are from."""
     if as_of is None or as_of >= now:
         return body
-    when = f"{format_local_time(as_of, now, zone)} ({format_duration(now - as_of)} ago)"
+    when = f"{format_local_time(as_of, now, zone)} ({format_ago(now - as_of)})"
     return f"As of {when}: {body}"
 
 
@@ -51,7 +52,7 @@ def _they_reset(usage: Usage, now: datetime, zone: tzinfo | None) -> str:
         now,
         zone,
         "their reset time is unknown",
-        "they were due to reset {when}",
+        "they were due to reset {when} ({ago})",
         "they reset {when} (in {left})",
     )
 
@@ -260,7 +261,7 @@ def outage_alert(message: str, since: datetime, now: datetime, zone: tzinfo | No
         title="Grok Build: usage cannot be read",
         body=(
             f"{message} Usage has not been readable since "
-            f"{format_local_time(since, now, zone)} ({format_duration(now - since)} ago), "
+            f"{format_local_time(since, now, zone)} ({format_ago(now - since)}), "
             "so thresholds are not being watched."
         ),
         scope=AlertScope.OUTAGE,
