@@ -113,11 +113,22 @@ def test_the_clis_base_url_variable_overrides_the_default_but_not_the_config(tmp
         ),
         ("[grok]\ntimeout_seconds = 0\n", r"\[grok\] timeout_seconds: must be greater than 0"),
         ("[grok]\ntimeout_seconds = true\n", r"expected a number, got a boolean"),
-        ("[alerts]\nthresholds = []\n", r"\[alerts\] thresholds: expected a non-empty list"),
+        (
+            "[alerts]\nthresholds = []\n",
+            r"\[alerts\] thresholds: needs at least one threshold, like \[50, 80, 100\]$",
+        ),
+        (
+            "thresholds = [50, 80]\n[alerts]\n",
+            r"config.toml: `thresholds` belongs under \[alerts\]$",
+        ),
+        (
+            "[grok]\nforecast = false\n",
+            r"\[grok\] forecast: unknown key \(it belongs under \[alerts\]\)$",
+        ),
         ("[alerts]\nthresholds = [50, -1]\n", r"\[alerts\] thresholds: must be greater than 0"),
         (
             "[alerts]\nthresholds = 80\n",
-            r"\[alerts\] thresholds: expected a non-empty list of percents, got an integer",
+            r"\[alerts\] thresholds: expected a list of percents, like \[50, 80, 100\], got 80",
         ),
         (
             '[notify]\nurls = "json://localhost"\n',

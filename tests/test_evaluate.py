@@ -129,7 +129,7 @@ def test_limit_reached_without_pay_as_you_go_says_grok_build_stops_until_the_res
 
 def test_limit_reached_with_a_cap_says_use_is_billed_up_to_it():
     (check,), _ = run([reading(100, cap=2500, cap_used=120)])
-    assert "billed as pay-as-you-go, up to your cap of 2,500 (120 used so far)" in check[0].body
+    assert "billed as pay-as-you-go, up to your cap of $25.00 ($1.20 used so far)" in check[0].body
 
 
 def test_a_newer_threshold_supersedes_an_undelivered_older_one():

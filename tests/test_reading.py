@@ -146,6 +146,15 @@ def test_other_http_statuses_name_the_status(ready, grok, run, status):
     assert (result.code, result.err.strip()) == (1, expected)
 
 
+def test_the_verbose_log_gives_an_error_bodys_real_length(ready, grok, run):
+    grok.routes["/billing?format=credits"] = Reply(400, body=b'{"error":"bad request!!!"}')
+    result = run("--status", "-v")
+    assert result.code == 1
+    assert "/billing?format=credits -> HTTP 400 (" in result.err
+    assert " ms, 26 bytes)" in result.err  # not "0 bytes": the body was there
+    assert "bad request" not in result.err  # its length, never its content
+
+
 def test_a_redirect_is_not_followed_with_the_token(ready, grok, run):
     grok.routes["/billing?format=credits"] = Reply(
         302, headers={"Location": "http://127.0.0.2:9/steal"}

@@ -143,7 +143,7 @@ def test_checks_at_start_and_on_time_survives_a_failing_server_reloads_and_stops
     assert journal[3].startswith("<6>configuration reloaded: ")
     assert "targets: json:// (critical only)" in journal[3]
     assert journal[4].startswith("<3>") and journal[4].endswith(
-        '[schedule] interval: expected a duration like "90m" or "1h30m", got an integer; '
+        '[schedule] interval: expected a duration like "90m" or "1h30m", got 3; '
         "keeping the previous configuration"
     )
     assert journal[5] == "<6>stopped"

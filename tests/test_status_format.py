@@ -76,17 +76,29 @@ def test_a_reset_in_another_year_names_the_year():
     ("cap", "used", "balance", "line"),
     [
         (0, None, 0, "Disabled"),
-        (2500, None, 0, "2,500 cap"),
-        (2500, 120, 0, "2,500 cap, 120 used"),
-        (0, None, 1000, "Disabled, prepaid balance 1,000"),
-        (2500.5, 0, 0, "2,500.5 cap, 0 used"),
+        (2500, None, 0, "$25.00 cap"),
+        (2500, 120, 0, "$25.00 cap, $1.20 used"),
+        (0, None, 1000, "Disabled, prepaid balance $10.00"),
+        (250050, 0, 0, "$2,500.50 cap, $0.00 used"),
     ],
 )
-def test_pay_as_you_go(cap, used, balance, line):
+def test_pay_as_you_go_on_the_credits_shape_is_money(cap, used, balance, line):
+    """The credits shape counts cents (the Grok CLI reads them so): "2,500 cap" had no unit."""
     usage = parse_billing(POOL_BODY, "x")._replace(
         pay_as_you_go_cap=cap,
         pay_as_you_go_used=used,
         prepaid_balance=balance,
+    )
+    assert format_status(usage, NOW, UTC).splitlines()[2] == f"Pay as you go {line}"
+
+
+@pytest.mark.parametrize(
+    ("cap", "used", "line"),
+    [(0, None, "Disabled"), (2500, None, "2,500 cap"), (2500.5, 120, "2,500.5 cap, 120 used")],
+)
+def test_pay_as_you_go_on_the_monthly_meter_stays_in_its_raw_units(cap, used, line):
+    usage = parse_billing(MONTHLY_BODY, "x")._replace(
+        pay_as_you_go_cap=cap, pay_as_you_go_used=used
     )
     assert format_status(usage, NOW, UTC).splitlines()[2] == f"Pay as you go {line}"
 
@@ -129,7 +141,7 @@ def test_the_json_document():
         },
         "used": None,
         "limit": None,
-        "pay_as_you_go": {"enabled": False, "cap": 0, "used": None},
+        "pay_as_you_go": {"enabled": False, "cap": 0, "used": None, "unit": "cents"},
         "prepaid_balance": 0,
         "source": "/billing?format=credits",
     }

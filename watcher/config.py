@@ -160,8 +160,10 @@ def _is_loopback(host: str) -> bool:
 
 
 def _thresholds(value: Any, where: str) -> tuple[float, ...]:
-    if not isinstance(value, list) or not value:
-        raise _Invalid(f"expected a non-empty list of percents, got {_shown(value)}")
+    if not isinstance(value, list):
+        raise _Invalid(f"expected a list of percents, like [50, 80, 100], got {_shown(value)}")
+    if not value:
+        raise _Invalid("needs at least one threshold, like [50, 80, 100]")
     percent = _number(0.0, 1000.0)
     return tuple(sorted({percent(item, where) for item in value}))
 
@@ -196,13 +198,18 @@ def _build(document: dict[str, Any], path: Path | None, environ: Mapping[str, st
     values: dict[str, dict[str, Any]] = {section: {} for section in _SCHEMA}
     for section, table in document.items():
         if section not in _SCHEMA:
+            owner = _owner(section)
+            if owner is not None:  # a key written above every [section] header
+                raise ConfigError(f"{where}: `{section}` belongs under [{owner}]")
             raise ConfigError(f"{where}: [{section}]: unknown section{_suggest(section, _SCHEMA)}")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: {section}: expected a [{section}] table")
         keys = _SCHEMA[section]
         for key, value in table.items():
             if key not in keys:
-                raise ConfigError(f"{where}: [{section}] {key}: unknown key{_suggest(key, keys)}")
+                owner = _owner(key)
+                hint = f" (it belongs under [{owner}])" if owner else _suggest(key, keys)
+                raise ConfigError(f"{where}: [{section}] {key}: unknown key{hint}")
             try:
                 values[section][key] = keys[key](value, where)
             except _Invalid as exc:
@@ -230,6 +237,12 @@ def _build(document: dict[str, Any], path: Path | None, environ: Mapping[str, st
     )
 
 
+def _owner(key: str) -> str | None:
+    """The section a key belongs under, when it is a key of exactly one."""
+    owners = [section for section, keys in _SCHEMA.items() if key in keys]
+    return owners[0] if len(owners) == 1 else None
+
+
 def _suggest(word: str, known: Mapping[str, object]) -> str:
     import difflib  # only a mistake gets here
 
@@ -255,4 +268,9 @@ def _type_name(value: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else _type_name(value)
+    """A short value as written (`'weekly'`, `80`, `true`); anything longer by its type."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) or is_number(value):
+        return repr(value)
+    return _type_name(value)

@@ -7,6 +7,7 @@ from typing import Any
 
 from watcher.core.formatting import (
     format_amount,
+    format_money,
     reset_words,
     whole_percent,
 )
@@ -22,7 +23,7 @@ def format_status(usage: Usage, now: datetime, local: tzinfo | None = None) -> s
     lines = [
         ("Grok", usage.plan or "plan unknown"),
         ("Credits used", f"{percent}%  {_meter_detail(usage, now, local)}"),
-        ("Pay as you go", _pay_as_you_go(usage)),
+        ("Pay as you go", pay_as_you_go(usage)),
     ]
     return "\n".join(f"{label:<{_LABEL_WIDTH}}{value}" for label, value in lines)
 
@@ -48,15 +49,18 @@ def describe_reset(end: datetime | None, now: datetime, local: tzinfo | None = N
     )
 
 
-def _pay_as_you_go(usage: Usage) -> str:
+def pay_as_you_go(usage: Usage) -> str:
+    """The seed's "Pay as you go" line: "Disabled", or the cap (in dollars where the answer
+    counts cents), with what is used and a prepaid balance when the answer says."""
+    cents = usage.amounts_in_cents
     if usage.pay_as_you_go_cap:
-        text = f"{format_amount(usage.pay_as_you_go_cap)} cap"
+        text = f"{format_money(usage.pay_as_you_go_cap, cents)} cap"
         if usage.pay_as_you_go_used is not None:
-            text += f", {format_amount(usage.pay_as_you_go_used)} used"
+            text += f", {format_money(usage.pay_as_you_go_used, cents)} used"
     else:
         text = "Disabled"
     if usage.prepaid_balance:
-        text += f", prepaid balance {format_amount(usage.prepaid_balance)}"
+        text += f", prepaid balance {format_money(usage.prepaid_balance, cents)}"
     return text
 
 
@@ -79,6 +83,7 @@ def status_document(usage: Usage, now: datetime) -> dict[str, Any]:
             "enabled": bool(usage.pay_as_you_go_cap),
             "cap": usage.pay_as_you_go_cap,
             "used": usage.pay_as_you_go_used,
+            "unit": "cents" if usage.amounts_in_cents else None,  # None: raw billing units
         },
         "prepaid_balance": usage.prepaid_balance,
         "source": usage.source,

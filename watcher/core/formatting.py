@@ -41,6 +41,13 @@ def format_duration(span: timedelta) -> str:
     return f"{minutes} min"
 
 
+def format_money(value: Number, in_cents: bool) -> str:
+    """`$25.00` for an amount in cents; a raw amount (`2,500`) when its unit is unknown."""
+    if in_cents:
+        return f"${value / 100:,.2f}"
+    return format_amount(value)
+
+
 def format_amount(value: Number) -> str:
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.2f}".rstrip("0").rstrip(".")

@@ -10,6 +10,7 @@ from watcher.core.formatting import (
     format_amount,
     format_duration,
     format_local_time,
+    format_money,
     reset_words,
     whole_percent,
 )
@@ -81,14 +82,15 @@ def threshold_alert(
         title = f"Grok Build: {_credits(usage)} used up ({shown})"
         until = _until_reset(usage, now, zone)
         if usage.pay_as_you_go_cap:
+            cents = usage.amounts_in_cents
             spent = (
-                f" ({format_amount(usage.pay_as_you_go_used)} used so far)"
+                f" ({format_money(usage.pay_as_you_go_used, cents)} used so far)"
                 if usage.pay_as_you_go_used is not None
                 else ""
             )
             body = (
                 f"{used}. Further use is billed as pay-as-you-go, up to your cap of "
-                f"{format_amount(usage.pay_as_you_go_cap)}{spent}, {until}."
+                f"{format_money(usage.pay_as_you_go_cap, cents)}{spent}, {until}."
             )
         else:
             body = f"{used}. Grok Build stops {until}. Pay-as-you-go is disabled."

@@ -29,3 +29,10 @@ class Usage(NamedTuple):
     prepaid_balance: Number
     source: str  # the request that answered, e.g. "/billing?format=credits"
     plan: str | None = None  # subscription_tier_display, None when unknown
+
+    @property
+    def amounts_in_cents(self) -> bool:
+        """The credits shape (the pool) counts `onDemandCap`, `onDemandUsed` and
+        `prepaidBalance` in US cents, as the Grok CLI's own source reads them; the monthly
+        meter's cap is in raw billing units, shown as the user's specification shows it."""
+        return self.meter == "pool"

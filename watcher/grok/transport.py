@@ -21,6 +21,7 @@ from watcher.grok.deadline import Deadline, DeadlineExceeded
 
 USER_AGENT = f"grok-usage-watcher/{__version__}"
 MAX_BODY_BYTES = 1024 * 1024
+ERROR_BODY_BYTES = 64 * 1024  # an error page is read this far, to log its length
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,10 @@ class Transport:
                 data=form,
             )
             with response:
-                body = self._read_capped(response) if response.status_code == 200 else b""
+                if response.status_code == 200:
+                    body, length = self._read_capped(response), None
+                else:  # only its length is wanted, for the log: never fail on it
+                    body, length = b"", self._error_body_length(response)
         except DeadlineExceeded:
             log.debug("%s %s: deadline reached after %.0f ms", method, url, _ms_since(started))
             raise NetworkFailure() from None
@@ -87,14 +91,29 @@ class Transport:
                 raise NetworkFailureBeforeSending() from None
             raise NetworkFailure() from None
         log.debug(
-            "%s %s -> HTTP %d (%.0f ms, %d bytes)",
+            "%s %s -> HTTP %d (%.0f ms, %s)",
             method,
             url,
             response.status_code,
             _ms_since(started),
-            len(body),
+            f"{len(body) if length is None else length} bytes",
         )
         return Response(response.status_code, body)
+
+    def _error_body_length(self, response: requests.Response) -> str:
+        """How long an error answer's body is, read up to ERROR_BODY_BYTES ("more than N"
+        beyond): a log that says "0 bytes" for a 25-byte error page misleads. The status is
+        the answer: a body cut short or slow to come only ends the count."""
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=4096):
+                self._deadline.check()
+                size += len(chunk)
+                if size > ERROR_BODY_BYTES:
+                    return f"more than {ERROR_BODY_BYTES}"
+        except (requests.exceptions.RequestException, DeadlineExceeded):
+            return f"{size} or more"
+        return str(size)
 
     def _read_capped(self, response: requests.Response) -> bytes:
         chunks: list[bytes] = []
