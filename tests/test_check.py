@@ -50,6 +50,17 @@ def test_the_summary_line_says_what_was_read_and_sent(watching, sink, run):
     assert result.out.rstrip().endswith("; nothing to send")
 
 
+def test_check_verbose_logs_each_rules_decision_in_one_line(watching, sink, run):
+    watching.serve(83)
+    err = run("--check", "-v").err
+    assert "grok-usage-watcher: threshold 80%: fired now (83% used)\n" in err
+    assert "grok-usage-watcher: threshold 90%: not reached (83% used)\n" in err
+    assert "grok-usage-watcher: pace: " in err and "grok-usage-watcher: login: " in err
+    err = run("--check", "-v").err
+    assert "threshold 80%: already fired " in err and "; re-arms below 75%\n" in err
+    assert "threshold" not in run("--check").err  # only with -v
+
+
 def test_a_failed_delivery_exits_1_and_is_sent_again_next_check_only_once(watching, sink, run):
     watching.serve(85)
     sink.status = 500

@@ -133,8 +133,14 @@ def run_check(
             now=clock,
             spent=spent,
         )
-        evaluation = evaluate(observation, state, config.alerts, clock())
+        now = clock()
+        evaluation = evaluate(observation, state, config.alerts, now)
         state = evaluation.state
+        if log.isEnabledFor(logging.DEBUG):  # -v: why, rule by rule (imported only then)
+            from watcher.core.decisions import decisions
+
+            for line in decisions(observation, state, config.alerts, now):
+                log.debug("%s", line)
         report = CheckReport(observation, evaluation.alerts, state, dry_run=dry_run)
         if dry_run:
             return _deliver(report, config, environ, print_to) if state.pending else report
