@@ -179,6 +179,21 @@ def test_check_json(watching, sink, run):
     assert document["pending"] == 0
 
 
+def test_check_json_gives_the_known_plan_the_pace_and_the_login(watching, grok, sink, run):
+    watching.serve(40)
+    first = json.loads(run("--check", "--json").out)["reading"]
+    assert first["plan"] == "SuperGrok Heavy"  # /settings was asked
+    second = json.loads(run("--check", "--json").out)["reading"]
+    assert len(grok.requests_to("/v1/settings")) == 1  # ... once a day only
+    assert second["plan"] == "SuperGrok Heavy"  # known, not null
+    assert 0 < second["period_elapsed"] < 100
+    assert second["pace"]["verdict"] in ("on_track", "too_early", "would_reach", "runs_out")
+    login = second["login"]
+    assert login["renews_itself"] is True and login["expires_at"]
+    assert login["who"]  # the entry's email, or its name
+    assert "access-1" not in json.dumps(second) and "refresh-1" not in json.dumps(second)
+
+
 def test_check_json_on_a_failed_reading(watching, grok, run):
     grok.routes["/billing?format=credits"] = Reply(503)
     result = run("--check", "--json")

@@ -144,7 +144,36 @@ def test_the_json_document():
         "pay_as_you_go": {"enabled": False, "cap": 0, "used": None, "unit": "cents"},
         "prepaid_balance": 0,
         "source": "/billing?format=credits",
+        "period_elapsed": 81.5,  # of the week, at NOW
+        "pace": None,
+        "login": None,
     }
+
+
+def test_the_json_document_gives_the_pace_and_the_login():
+    from watcher.core.outlook import Outlook
+    from watcher.grok.identity import LoginView
+
+    usage = parse_billing(POOL_BODY, "/billing?format=credits")
+    at = NOW + timedelta(hours=20)
+    document = status_document(
+        usage,
+        NOW,
+        pace=Outlook("runs_out", at=at, percent_at_reset=131.26),
+        login=LoginView("me@example.com", NOW + timedelta(hours=3), renewable=True),
+    )
+    assert document["pace"] == {
+        "verdict": "runs_out",
+        "runs_out_at": at.isoformat(),
+        "percent_at_reset": 131.3,
+        "next_threshold": None,
+    }
+    assert document["login"] == {
+        "who": "me@example.com",
+        "expires_at": (NOW + timedelta(hours=3)).isoformat(),
+        "renews_itself": True,
+    }
+    assert document["schema"] == 1
 
 
 def test_the_error_document():

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 from watcher.config import Config
 from watcher.core import messages
 from watcher.core.evaluate import evaluate, may_read_monthly_instead
-from watcher.core.model import Alert, Observation, PendingAlert, Reading, State
+from watcher.core.model import Alert, Observation, PendingAlert, Reading, Rules, State
 from watcher.critical import critical
 from watcher.grok.client import MeterPolicy
 from watcher.grok.login import SpentRefreshTokens
@@ -40,6 +40,7 @@ from watcher.state_file import (
 
 if TYPE_CHECKING:  # delivery and targets load only when something is due (see _deliver)
     from watcher.core.delivery import Message, Outcome
+    from watcher.grok.identity import LoginView
     from watcher.notify.targets import Target
 
 PLAN_MAX_AGE = timedelta(days=1)
@@ -57,6 +58,20 @@ class CheckReport(NamedTuple):
     dry_run: bool = False
     save_error: str | None = None  # the state file could not be written: path and reason
     held: bool = False  # nothing was sent, because the state could not be saved first
+    rules: Rules = Rules()  # the rules the check evaluated with
+    auth_path: Path | None = None  # the login file the check read
+
+    def login(self, now: datetime) -> LoginView | None:
+        """Which login the check read, for --json (read again: only --json asks)."""
+        if self.auth_path is None or not isinstance(self.observation, Reading):
+            return None
+        from watcher.grok.identity import describe_login
+
+        view = describe_login(self.auth_path, now)
+        if view is None:
+            return None
+        token = self.observation.token  # what the reading used, a refresh included
+        return view._replace(expires_at=token.expires_at, renewable=token.renewable)
 
     @property
     def read_ok(self) -> bool:
@@ -141,7 +156,14 @@ def run_check(
 
             for line in decisions(observation, state, config.alerts, now):
                 log.debug("%s", line)
-        report = CheckReport(observation, evaluation.alerts, state, dry_run=dry_run)
+        report = CheckReport(
+            observation,
+            evaluation.alerts,
+            state,
+            dry_run=dry_run,
+            rules=config.alerts,
+            auth_path=config.grok.auth_file,
+        )
         if dry_run:
             return _deliver(report, config, environ, print_to) if state.pending else report
         first_save = _save(state_path, state)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from watcher.core.formatting import whole_percent
 from watcher.core.model import Failure, Reading
-from watcher.status import STATUS_SCHEMA, describe_reset, status_document
+from watcher.status import STATUS_SCHEMA, describe_reset, outlook_now, status_document
 
 if TYPE_CHECKING:
     from watcher.check import CheckReport
@@ -65,7 +65,15 @@ def _targets(count: int) -> str:
 def check_document(report: CheckReport, now: datetime) -> dict[str, Any]:
     observation = report.observation
     if isinstance(observation, Reading):
-        reading: dict[str, Any] = status_document(observation.usage, now)
+        usage = observation.usage
+        if usage.plan is None:  # /settings is asked once a day: the plan the state knows
+            usage = usage._replace(plan=report.state.plan)
+        reading: dict[str, Any] = status_document(
+            usage,
+            now,
+            pace=outlook_now(usage, report.state, report.rules, now),
+            login=report.login(now),
+        )
         reading.pop("schema")
     else:
         reading = {"error": {"kind": observation.kind, "message": observation.message}}

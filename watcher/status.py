@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
+from watcher.core.evaluate import same_period
 from watcher.core.formatting import (
     format_amount,
     format_money,
     reset_words,
     whole_percent,
 )
+from watcher.core.model import Rules, Sample, State
+from watcher.core.outlook import Outlook, outlook, period_elapsed
 from watcher.core.usage import Usage
 from watcher.errors import WatcherError
+from watcher.grok.identity import LoginView
 
 STATUS_SCHEMA = 1
 _LABEL_WIDTH = 14
@@ -64,8 +68,29 @@ def pay_as_you_go(usage: Usage) -> str:
     return text
 
 
-def status_document(usage: Usage, now: datetime) -> dict[str, Any]:
+def outlook_now(usage: Usage, state: State | None, rules: Rules, now: datetime) -> Outlook:
+    """The pace verdict for a reading, from the samples the state keeps for its period (none
+    when the state's period is another: the credits reset since)."""
+    remembered = state.history(usage.meter).period if state is not None else None
+    samples: tuple[Sample, ...] = ()
+    fired: frozenset[float] = frozenset()
+    if remembered is not None and same_period(remembered, usage.period):
+        samples, fired = remembered.samples, frozenset(remembered.fired_thresholds)
     period = usage.period
+    return outlook(
+        period.start, period.end, usage.percent_used, samples, rules.thresholds, fired, now
+    )
+
+
+def status_document(
+    usage: Usage,
+    now: datetime,
+    pace: Outlook | None = None,
+    login: LoginView | None = None,
+) -> dict[str, Any]:
+    """The JSON of --status (and of a --check's reading): schema 1, fields only ever added."""
+    period = usage.period
+    elapsed = period_elapsed(period.start, period.end, now)
     return {
         "schema": STATUS_SCHEMA,
         "read_at": now.isoformat(),
@@ -87,6 +112,32 @@ def status_document(usage: Usage, now: datetime) -> dict[str, Any]:
         },
         "prepaid_balance": usage.prepaid_balance,
         "source": usage.source,
+        "period_elapsed": round(elapsed, 1) if elapsed is not None else None,
+        "pace": _pace_document(pace),
+        "login": _login_document(login),
+    }
+
+
+def _pace_document(pace: Outlook | None) -> dict[str, Any] | None:
+    if pace is None:
+        return None
+    return {
+        "verdict": pace.kind,
+        "runs_out_at": pace.at.isoformat() if pace.at else None,
+        "percent_at_reset": (
+            round(pace.percent_at_reset, 1) if pace.percent_at_reset is not None else None
+        ),
+        "next_threshold": pace.threshold,
+    }
+
+
+def _login_document(login: LoginView | None) -> dict[str, Any] | None:
+    if login is None:
+        return None
+    return {
+        "who": login.who,
+        "expires_at": login.expires_at.isoformat() if login.expires_at else None,
+        "renews_itself": login.renewable,
     }
 
 
