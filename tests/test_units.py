@@ -232,6 +232,18 @@ def test_uninstall_disables_removes_and_says_what_stays(user, capsys):
     assert "nothing to remove" in capsys.readouterr().out
 
 
+def test_uninstall_names_the_config_and_state_the_unit_used(user, tmp_path, capsys):
+    config = tmp_path / "100% mine $HOME.toml"  # systemd's escapes, undone when read back
+    config.write_text("[alerts]\nthresholds = [75]\n")
+    state = user.root / "watch" / "state.toml"
+    assert install("--install-service", "--config", str(config), "--state", str(state)) == 0
+    capsys.readouterr()
+    assert install("--uninstall-service") == 0
+    out = capsys.readouterr().out
+    assert f"Left in place: the config ({config}), the state ({state}) and your Grok" in out
+    assert ".config/grok-usage-watcher/config.toml" not in out  # not the default's
+
+
 def test_uninstall_without_a_user_manager_still_removes_the_links(user, monkeypatch, capsys):
     install("--install-service")
     wants = user.unit_dir / "default.target.wants"

@@ -9,6 +9,7 @@ commands are printed instead (exit 1).
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -140,6 +141,13 @@ def uninstall_units(environ: Mapping[str, str]) -> int:
     if not installed:
         print(f"nothing to remove: no grok-usage-watcher unit in {unit_dir}")
         return 0
+    # The files the units ran with (--config, --state), read before the units go.
+    home = str(home_directory(environ))
+    configs, states = set(), set()
+    for name in installed:
+        named = _files_named_by(unit_dir / name, home)
+        configs.add(named.get("--config") or str(default_config_path(environ)))
+        states.add(named.get("--state") or str(default_state_path(environ)))
     startable = [name for name in installed if name != CHECK_SERVICE]
     failure = _run_all([["systemctl", "--user", "disable", "--now", *startable]], environ)
     managed = failure is None
@@ -160,14 +168,38 @@ def uninstall_units(environ: Mapping[str, str]) -> int:
     if managed:
         _run_all([["systemctl", "--user", "daemon-reload"]], environ)
     print(
-        "Left in place: the config "
-        f"({default_config_path(environ)}), the state ({default_state_path(environ).parent}) "
-        "and your Grok login."
+        f"Left in place: the config ({', '.join(sorted(configs))}), "
+        f"the state ({', '.join(sorted(states))}) and your Grok login."
     )
     drop_ins = [unit_dir / f"{name}.d" for name in installed if (unit_dir / f"{name}.d").exists()]
     if drop_ins:
         print("Also left: your drop-in directories " + ", ".join(str(d) for d in drop_ins))
     return 0
+
+
+def _files_named_by(unit: Path, home: str) -> dict[str, str]:
+    """`--config` and `--state` as the unit's ExecStart= gives them (its escapes undone)."""
+    try:
+        text = unit.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    for line in text.splitlines():
+        if line.startswith("ExecStart="):
+            value = re.sub(
+                r"%(.)",
+                lambda m: home if m[1] == "h" else m[1] if m[1] == "%" else m[0],
+                line[len("ExecStart=") :],
+            ).replace("$$", "$")
+            try:
+                words = shlex.split(value)
+            except ValueError:
+                return {}
+            return {
+                flag: words[words.index(flag) + 1]
+                for flag in ("--config", "--state")
+                if flag in words[:-1]
+            }
+    return {}
 
 
 def _run_all(
