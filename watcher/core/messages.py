@@ -174,13 +174,14 @@ def meter_alert(
     own fired thresholds."""
     if usage.meter == "monthly":
         title = "Grok Build: watching the monthly credits meter"
+        # `why` is a message of its own ("... Try again later."): a sentence, not a bracket.
         because = (
-            f"The usage pool has not been readable for a day ({why})"
+            f"The usage pool has not been readable for a day; the last try said: {why} "
             if why
-            else ("The usage pool is not read")
+            else "The usage pool is not read. "
         )
         body = (
-            f"{because} while the monthly credits meter answers, so alerts now count against "
+            f"{because}The monthly credits meter answers, so alerts now count against "
             f"the monthly credits: {_used_now(usage)} used; {_they_reset(usage, now, zone)}. "
             "The watcher goes back to the pool when it answers again."
         )
