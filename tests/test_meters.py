@@ -60,7 +60,10 @@ def test_a_switch_of_meter_is_one_note_never_a_reset_and_each_meter_fires_once()
     ]
     assert "reset" not in " ".join(titles)
     note = switched.alerts[0]
-    assert "(Grok billing request failed (HTTP 404). Try again later.)" in note.body
+    assert (
+        "the last try said: Grok billing request failed (HTTP 404). Try again later. The"
+        in note.body
+    )
     state = switched.state
     assert state.monthly.period.fired_thresholds == {50, 80, 90}
     assert state.pool.period.fired_thresholds == {50, 80}  # kept for when it answers again
