@@ -1,7 +1,10 @@
 """The command line: parse flags, run one mode, map every failure to one line and an exit code.
 
-Exit codes: 0 usage read; 1 usage could not be read (the message on stderr); 2 bad flags or
-bad config. Nothing a user or a server can cause ends in a traceback.
+Exit codes (`--help` gives them per mode, README's "Messages and exit codes" the same): 0 ok;
+1 usage could not be read, a delivery failed or the state could not be saved (the message on
+stderr); 2 bad flags, bad config or a refused `--state` file; 130 and 143 a one-off command
+stopped by Ctrl-C or SIGTERM. The service exits 0 when stopped. Nothing a user or a server can
+cause ends in a traceback.
 """
 
 from __future__ import annotations
@@ -31,17 +34,50 @@ EXIT_SIGINT = 128 + signal.SIGINT
 log = logging.getLogger("watcher")
 
 
+DESCRIPTION = """\
+Warns before Grok Build credits run out: reads usage with the Grok CLI's login
+and alerts through Apprise (desktop, email, chat), each alert once. With no
+mode it runs as the service: a check at start, then one every [schedule]
+interval until SIGTERM or Ctrl-C; SIGHUP re-reads the config."""
+
+# Raw text (RawDescriptionHelpFormatter): one line each, at most 79 columns. README's
+# "Messages and exit codes" and "Environment" say the same (tests/test_docs.py).
+EPILOG = """\
+exit codes (0 ok and 2 a config, flag or --state error, in every mode):
+  --status             1 usage not read
+  --check              1 usage not read, a send failed or state not saved
+  --test-notify        1 a target failed
+  --install-service    1 systemctl missing or failed (it says what to run)
+  --uninstall-service  1 a unit could not be removed
+  any mode above       130 stopped by Ctrl-C, 143 by SIGTERM (a save finishes)
+  no mode: service     0 stopped by SIGTERM or Ctrl-C; 2 config error at start
+
+environment:
+  GROK_HOME                     its auth.json is the login (default ~/.grok)
+  GROK_CLI_CHAT_PROXY_BASE_URL  the API, unless the config sets [grok] api_base
+  XDG_CONFIG_HOME               the config and the units (default ~/.config)
+  XDG_STATE_HOME                the state (default ~/.local/state)
+  XDG_RUNTIME_DIR               the desktop bus at $XDG_RUNTIME_DIR/bus
+  DBUS_SESSION_BUS_ADDRESS      the desktop bus, for desktop notifications
+  HOME                          ~, and the defaults above
+  PATH                          --install-service: the command and systemctl
+  TZ                            the time zone of the times shown
+  NO_COLOR, FORCE_COLOR, TERM   colour in --status
+  HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE  a proxy, a CA bundle
+  NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID, JOURNAL_STREAM  set by systemd"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grok-usage-watcher",
-        description=(
-            "Warns before Grok Build credits run out, using the Grok CLI's login. With no "
-            "mode flag it runs as a service: a check at start, then one every [schedule] "
-            "interval, until SIGTERM or Ctrl-C."
-        ),
-        epilog="Exit codes: 0 usage read, 1 usage could not be read, 2 bad flags or config.",
+        usage="%(prog)s [MODE] [OPTION ...]",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,  # -h goes with the other options, after the modes
     )
-    # The order of the calls is the order of --help.
+    # The order of the calls is the order of --help. Each help text fits one line of an
+    # 80-column terminal (tests/test_docs.py).
     _add_modes(parser)
     _add_mode_options(parser)
     _add_file_options(parser)
@@ -51,79 +87,88 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_modes(parser: argparse.ArgumentParser) -> None:
     """One at most; none runs the service (see `main`)."""
-    mode = parser.add_mutually_exclusive_group()
+    group = parser.add_argument_group("modes (at most one; with none, it runs as the service)")
+    mode = group.add_mutually_exclusive_group()
     mode.add_argument(
         "--status",
         action="store_true",
-        help="read usage once and print plan, credits used and pay-as-you-go; sends nothing",
+        help="read usage once and print it; sends nothing",
     )
     mode.add_argument(
         "--check",
         action="store_true",
-        help="one check: read usage, send the alerts that are due, remember them; exit 0/1/2",
+        help="read usage, send the alerts due, remember them",
     )
     mode.add_argument(
         "--test-notify",
         action="store_true",
-        help="send one test message to every configured target and report each result",
+        help="send one test message to every target",
     )
     mode.add_argument(
         "--install-service",
         action="store_true",
-        help="install and start the systemd user service (with --timer: a timer running "
-        "--check every 5 minutes instead)",
+        help="install and start the systemd user service",
     )
     mode.add_argument(
         "--uninstall-service",
         action="store_true",
-        help="stop and remove the systemd user service or timer (config and state stay)",
+        help="stop and remove the service or the timer",
     )
 
 
 def _add_mode_options(parser: argparse.ArgumentParser) -> None:
     """Options that change one mode. argparse cannot tie an option to a group, so `_misuse`
     rejects each without its mode."""
-    parser.add_argument(
+    group = parser.add_argument_group("with a mode")
+    group.add_argument(
         "--timer",
         action="store_true",
-        help="with --install-service: install the timer instead of the service",
+        help="with --install-service: a timer running --check",
     )
-    parser.add_argument(
+    group.add_argument(
         "--json",
         action="store_true",
-        help="with --status or --check: print one JSON object instead",
+        help="with --status or --check: print one JSON object",
     )
-    parser.add_argument(
+    group.add_argument(
         "--dry-run",
         action="store_true",
-        help="with --check: decide and print what would be sent; send and write nothing",
+        help="with --check: print what would be sent; send nothing",
     )
 
 
 def _add_file_options(parser: argparse.ArgumentParser) -> None:
     """Where the state and the config are, for every mode and the service."""
-    parser.add_argument(
+    group = parser.add_argument_group("files (every mode and the service)")
+    group.add_argument(
         "--state",
         type=Path,
         metavar="PATH",
-        help="state file (default: $XDG_STATE_HOME/grok-usage-watcher/state.toml)",
+        help="this state file, not the one in $XDG_STATE_HOME",
     )
-    parser.add_argument(
+    group.add_argument(
         "--config",
         type=Path,
         metavar="PATH",
-        help="config file (default: $XDG_CONFIG_HOME/grok-usage-watcher/config.toml)",
+        help="this config file, not the one in $XDG_CONFIG_HOME",
     )
 
 
 def _add_general_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    group = parser.add_argument_group("other options")
+    group.add_argument("-h", "--help", action="help", help="show this help and exit")
+    group.add_argument(
         "-v",
         "--verbose",
         action="store_true",
-        help="log requests, timings and decisions to stderr (never tokens)",
+        help="log requests, timings and decisions to stderr",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    group.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {__version__}",
+        help="print the version and exit",
+    )
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
