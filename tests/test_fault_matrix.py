@@ -159,14 +159,15 @@ def row(r: Row, xfail: str | None = None) -> Any:
     return pytest.param(r, id=r.name, marks=marks)
 
 
-def unread(name: str, fault: Fault, err: Expected) -> Row:
-    """Usage cannot be read: exit 1, one line, nothing sent (an outage alerts only later)."""
-    return Row(name, fault, 1, err)
+def unread(name: str, fault: Fault, message: Expected) -> Row:
+    """Usage cannot be read: exit 1, the message once, in the summary line on stdout (stderr
+    stays empty), nothing sent (an outage alerts only later)."""
+    return Row(name, fault, 1, "", out=message)
 
 
-def login(name: str, fault: Fault, err: Expected) -> Row:
-    """A login problem: exit 1, one line, the critical login alert once."""
-    return Row(name, fault, 1, err, extra=(LOGIN_TITLE,))
+def login(name: str, fault: Fault, message: Expected) -> Row:
+    """A login problem: exit 1, the message once on stdout, the critical login alert once."""
+    return Row(name, fault, 1, "", out=message, extra=(LOGIN_TITLE,))
 
 
 def fine(name: str, fault: Fault, **more: Any) -> Row:

@@ -19,11 +19,18 @@ import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watcher import __version__, critical
 from watcher.critical import StopRequested
 from watcher.errors import ConfigError, WatcherError
 from watcher.logs import configure_command_logging
+
+if TYPE_CHECKING:  # each mode imports what it needs when it runs: start-up stays short
+    from watcher.core.model import TokenInfo
+    from watcher.core.outlook import Outlook
+    from watcher.core.usage import Usage
+    from watcher.grok.identity import LoginView
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -63,6 +70,7 @@ environment:
   PATH                          --install-service: the command and systemctl
   TZ                            the time zone of the times shown
   NO_COLOR, FORCE_COLOR, TERM   colour in --status
+  COLUMNS                       the width of --status (else the terminal's)
   HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE  a proxy, a CA bundle
   NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID, JOURNAL_STREAM  set by systemd"""
 
@@ -134,6 +142,11 @@ def _add_mode_options(parser: argparse.ArgumentParser) -> None:
         "--dry-run",
         action="store_true",
         help="with --check: print what would be sent; send nothing",
+    )
+    group.add_argument(
+        "--plain",
+        action="store_true",
+        help="with --status: plain lines, even on a terminal",
     )
 
 
@@ -258,7 +271,7 @@ def _run_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from watcher.grok.reading import read
     from watcher.paths import default_state_path
     from watcher.state_file import in_own_place, load_state
-    from watcher.status import format_status, status_document
+    from watcher.status import format_status, outlook_now, status_document
 
     config = load_config(args.config, env)
     # The state says which meter this login is watched on; --status reads it, never writes it.
@@ -268,13 +281,46 @@ def _run_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     )
     if warning:
         log.debug("%s", warning)
-    usage = read(config.grok, policy=meter_policy(state, datetime.now(UTC))).usage
+    reading = read(config.grok, policy=meter_policy(state, datetime.now(UTC)))
     now = datetime.now(UTC)
+    usage = reading.usage
+    pace = outlook_now(usage, state, config.alerts, now)
+    login = _login_read(config.grok.auth_file, reading.token, now)
     if args.json:
-        print(json.dumps(status_document(usage, now)))
-    else:
-        print(format_status(usage, now))
+        print(json.dumps(status_document(usage, now, pace, login)))
+        return EXIT_OK
+    drawn = None if args.plain else _picture(usage, now, pace, login, env)
+    print(drawn if drawn is not None else format_status(usage, now))
     return EXIT_OK
+
+
+def _login_read(auth_file: Path, token: TokenInfo, now: datetime) -> LoginView | None:
+    """Who is logged in (auth.json's entry), and the state of the token the reading used."""
+    from watcher.grok.identity import describe_login
+
+    view = describe_login(auth_file, now)
+    if view is None:
+        return None
+    return view._replace(expires_at=token.expires_at, renewable=token.renewable)
+
+
+def _picture(
+    usage: Usage, now: datetime, pace: Outlook, login: LoginView | None, env: Mapping[str, str]
+) -> str | None:
+    """The picture, on a terminal (or into a pipe with FORCE_COLOR) that is wide enough and
+    can show its characters; None for the plain lines."""
+    import shutil
+
+    from watcher import picture
+    from watcher.status import picture_of
+
+    on_terminal = sys.stdout.isatty()
+    forced = picture.use_colour(env, is_tty=False)  # FORCE_COLOR, and no NO_COLOR
+    width = shutil.get_terminal_size().columns
+    if not (on_terminal or forced) or not picture.fits(width, sys.stdout.encoding):
+        return None
+    shown = picture_of(usage, now, None, pace, login)
+    return picture.render(shown, width, colour=picture.use_colour(env, on_terminal))
 
 
 def _misuse(args: argparse.Namespace) -> str | None:
@@ -284,6 +330,8 @@ def _misuse(args: argparse.Namespace) -> str | None:
         return "--dry-run goes with --check"
     if args.timer and not args.install_service:
         return "--timer goes with --install-service"
+    if args.plain and not args.status:
+        return "--plain goes with --status"
     return None
 
 
@@ -315,7 +363,9 @@ def _run_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                     f"{message.title}\n{message.body}"
                 )
         print(summary_line(report, now))
-    if isinstance(report.observation, Failure):
+    if isinstance(report.observation, Failure) and args.json:
+        # The summary line already says it; with --json stdout is the document, so a
+        # person reading the terminal gets the message here.
         print(report.observation.message, file=sys.stderr)
     if report.save_error is not None:
         print(report.save_error, file=sys.stderr)

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watcher.core.evaluate import same_period
 from watcher.core.formatting import (
     format_amount,
+    format_duration,
+    format_local_time,
     format_money,
     reset_words,
     whole_percent,
 )
-from watcher.core.model import Rules, Sample, State
+from watcher.core.model import Rules, Sample, State, TokenInfo
 from watcher.core.outlook import Outlook, outlook, period_elapsed
 from watcher.core.usage import Usage
 from watcher.errors import WatcherError
 from watcher.grok.identity import LoginView
+
+if TYPE_CHECKING:  # the picture is drawn only on a terminal: --check never loads it
+    from watcher.picture import StatusPicture
 
 STATUS_SCHEMA = 1
 _LABEL_WIDTH = 14
@@ -79,6 +84,42 @@ def outlook_now(usage: Usage, state: State | None, rules: Rules, now: datetime) 
     period = usage.period
     return outlook(
         period.start, period.end, usage.percent_used, samples, rules.thresholds, fired, now
+    )
+
+
+def picture_of(
+    usage: Usage,
+    now: datetime,
+    local: tzinfo | None,
+    pace: Outlook | None,
+    login: LoginView | None,
+) -> StatusPicture:
+    """The values of the --status picture (watcher/picture.py draws them)."""
+    from watcher.picture import StatusPicture
+
+    period = usage.period
+    if usage.meter == "monthly":
+        label, used = (
+            "Monthly credits",
+            f"{format_amount(usage.used or 0)} of " + format_amount(usage.limit or 0),
+        )
+    else:
+        label, used = (f"{period.kind.capitalize()} credits" if period.kind else "Credits"), None
+    paygo = pay_as_you_go(usage)
+    return StatusPicture(
+        plan=usage.plan,
+        who=login.who if login else None,
+        meter_label=label,
+        percent=usage.percent_used,
+        used=used,
+        reset_at=period.end,
+        elapsed=period_elapsed(period.start, period.end, now),
+        outlook=pace,
+        pay_as_you_go=paygo[0].lower() + paygo[1:],  # "disabled", beside the other values
+        token=TokenInfo(login.expires_at, login.renewable) if login else None,
+        now=now,
+        when=lambda moment: format_local_time(moment, now, local),
+        span=format_duration,
     )
 
 
