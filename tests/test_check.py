@@ -70,6 +70,7 @@ def test_a_failed_delivery_exits_1_and_is_sent_again_next_check_only_once(watchi
         "could not send “Grok Build: 80% of weekly credits used”: json://127.0.0.1:" in result.out
     )
     assert result.out.rstrip().endswith("; will retry next check")
+    assert "0 of 1" not in result.out and "target(s)" not in result.out  # the old words
     assert "Internal server error" in result.out
     sink.status = 200
     assert run("--check").code == 0
@@ -127,6 +128,7 @@ def test_a_broken_login_alerts_once_and_a_good_reading_ends_it(watching, sink, r
         result = run("--check")
         assert result.code == 1
         assert result.out.startswith("Grok auth expired. Run `grok login` again. ")
+        assert "usage not read" not in result.out and ".;" not in result.out  # the old words
     assert sink.titles() == ["Grok Build: run grok login"]
     assert sink.received[0].body.startswith("Grok auth expired. Run `grok login` again.")
     watching.write_auth(good)
