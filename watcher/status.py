@@ -15,12 +15,12 @@ from watcher.core.formatting import (
     whole_percent,
 )
 from watcher.core.model import Rules, Sample, State, TokenInfo
-from watcher.core.outlook import Outlook, outlook, period_elapsed
 from watcher.core.usage import Usage
 from watcher.errors import WatcherError
-from watcher.grok.identity import LoginView
 
-if TYPE_CHECKING:  # the picture is drawn only on a terminal: --check never loads it
+if TYPE_CHECKING:  # the pace, the login and the picture load only when shown: see below
+    from watcher.core.outlook import Outlook
+    from watcher.grok.identity import LoginView
     from watcher.picture import StatusPicture
 
 STATUS_SCHEMA = 1
@@ -76,6 +76,8 @@ def pay_as_you_go(usage: Usage) -> str:
 def outlook_now(usage: Usage, state: State | None, rules: Rules, now: datetime) -> Outlook:
     """The pace verdict for a reading, from the samples the state keeps for its period (none
     when the state's period is another: the credits reset since)."""
+    from watcher.core.outlook import outlook
+
     remembered = state.history(usage.meter).period if state is not None else None
     samples: tuple[Sample, ...] = ()
     fired: frozenset[float] = frozenset()
@@ -95,6 +97,7 @@ def picture_of(
     login: LoginView | None,
 ) -> StatusPicture:
     """The values of the --status picture (watcher/picture.py draws them)."""
+    from watcher.core.outlook import period_elapsed
     from watcher.picture import StatusPicture
 
     period = usage.period
@@ -130,6 +133,8 @@ def status_document(
     login: LoginView | None = None,
 ) -> dict[str, Any]:
     """The JSON of --status (and of a --check's reading): schema 1, fields only ever added."""
+    from watcher.core.outlook import period_elapsed
+
     period = usage.period
     elapsed = period_elapsed(period.start, period.end, now)
     return {
