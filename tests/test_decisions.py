@@ -76,3 +76,22 @@ def test_a_failed_reading_says_where_the_incident_stands():
     assert decisions(EXPIRED, state, RULES, now) == [
         f"login: {EXPIRED.message} Since now, alerted then, once per incident"
     ]
+
+
+def test_a_login_valid_until_the_year_9999_is_worded_not_a_crash():
+    from zoneinfo import ZoneInfo
+
+    far = T0.replace(year=9999, month=12, day=31, hour=23)
+    rules = RULES._replace(local_zone=ZoneInfo("Europe/Berlin"))
+    state, now = run([reading(10, token=TokenInfo(far, True))], rules)
+    line = decisions(reading(10, token=TokenInfo(far, True)), state, rules, now)[-1]
+    assert line == "login: refreshes itself (access token valid until Fri 31 Dec 9999 23:00 UTC)"
+
+
+def test_a_rate_of_float_noise_forecasts_no_date_beyond_the_calendar():
+    from watcher.core.model import Sample
+    from watcher.core.pace import forecast
+
+    samples = (Sample(T0 + 10 * HOUR, 50.0), Sample(T0 + 12 * HOUR, 50.0 + 1e-12))
+    outlook = forecast(samples, 50.0 + 1e-12, T0 + 12 * HOUR, T0, T0 + 7 * 24 * HOUR)
+    assert outlook is not None and not outlook.runs_out_before_reset

@@ -155,6 +155,20 @@ def test_the_verbose_log_gives_an_error_bodys_real_length(ready, grok, run):
     assert "bad request" not in result.err  # its length, never its content
 
 
+def test_a_slow_error_body_never_holds_the_reading(ready, grok, run):
+    """The status is the answer: a body that trickles (or never ends) is counted for -v only
+    as far as it comes within half a second, and not read at all without -v."""
+    import time
+
+    grok.routes["/billing?format=credits"] = Reply(500, endless=True)
+    for argv in (("--status",), ("--status", "-v")):
+        started = time.monotonic()
+        result = run(*argv)
+        assert time.monotonic() - started < 3
+        assert "Grok billing request failed (HTTP 500). Try again later." in result.err
+    assert " or more bytes)" in result.err
+
+
 def test_a_redirect_is_not_followed_with_the_token(ready, grok, run):
     grok.routes["/billing?format=credits"] = Reply(
         302, headers={"Location": "http://127.0.0.2:9/steal"}

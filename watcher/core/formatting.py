@@ -17,7 +17,10 @@ def format_local_time(moment: datetime, now: datetime, local: tzinfo | None = No
     """`Thu 27 Nov 05:01 CET` in the local zone (TZ honoured), with the zone's abbreviation
     (a time without its zone is a guess for anyone reading it elsewhere, or in a log later),
     and the year when it is not this year's: `Thu 27 Nov 2027 05:01 CET`."""
-    shown = moment.astimezone(local)
+    try:
+        shown = moment.astimezone(local)
+    except (OverflowError, ValueError):  # the far future (9999-12-31 plus an offset): as given
+        shown = moment
     year = f" {shown.year}" if shown.year != now.astimezone(local).year else ""
     zone = shown.tzname() or shown.strftime("%z")
     return f"{shown:%a} {shown.day} {shown:%b}{year} {shown:%H:%M} {zone}"

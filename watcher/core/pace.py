@@ -15,6 +15,7 @@ RECENT_WINDOW = timedelta(hours=6)
 MIN_RECENT_SPAN = timedelta(hours=1)
 MIN_PERIOD_FRACTION = 0.01
 MIN_PERCENT = 5.0
+MAX_FORECAST_HOURS = 24 * 365 * 100.0  # past any reset
 
 
 class Forecast(NamedTuple):
@@ -58,9 +59,11 @@ def forecast(
     if rate is None or rate <= 0:
         return None
     hours_left = (period_end - now).total_seconds() / 3600
+    # A rate of float noise (1e-12 points an hour) would put the end beyond any date.
+    hours_to_limit = min((100.0 - percent) / rate, MAX_FORECAST_HOURS)
     return Forecast(
         rate_per_hour=rate,
-        exhausted_at=now + timedelta(hours=(100.0 - percent) / rate),
+        exhausted_at=now + timedelta(hours=hours_to_limit),
         percent_at_reset=percent + rate * hours_left,
     )
 

@@ -21,7 +21,8 @@ from watcher.grok.deadline import Deadline, DeadlineExceeded
 
 USER_AGENT = f"grok-usage-watcher/{__version__}"
 MAX_BODY_BYTES = 1024 * 1024
-ERROR_BODY_BYTES = 64 * 1024  # an error page is read this far, to log its length
+ERROR_BODY_BYTES = 64 * 1024  # with -v, an error page is read this far (and this long)
+ERROR_BODY_SECONDS = 0.5  # to log its length
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +78,15 @@ class Transport:
                 auth=_HeadersOnly(),
                 data=form,
             )
+            length: str | None = None  # of an error body, for -v; None: len(body)
             with response:
                 if response.status_code == 200:
-                    body, length = self._read_capped(response), None
-                else:  # only its length is wanted, for the log: never fail on it
-                    body, length = b"", self._error_body_length(response)
+                    body = self._read_capped(response)
+                else:  # the status is the answer; the body's length only for -v
+                    body = b""
+                    length = (
+                        _error_body_length(response) if log.isEnabledFor(logging.DEBUG) else "?"
+                    )
         except DeadlineExceeded:
             log.debug("%s %s: deadline reached after %.0f ms", method, url, _ms_since(started))
             raise NetworkFailure() from None
@@ -100,21 +105,6 @@ class Transport:
         )
         return Response(response.status_code, body)
 
-    def _error_body_length(self, response: requests.Response) -> str:
-        """How long an error answer's body is, read up to ERROR_BODY_BYTES ("more than N"
-        beyond): a log that says "0 bytes" for a 25-byte error page misleads. The status is
-        the answer: a body cut short or slow to come only ends the count."""
-        size = 0
-        try:
-            for chunk in response.iter_content(chunk_size=4096):
-                self._deadline.check()
-                size += len(chunk)
-                if size > ERROR_BODY_BYTES:
-                    return f"more than {ERROR_BODY_BYTES}"
-        except (requests.exceptions.RequestException, DeadlineExceeded):
-            return f"{size} or more"
-        return str(size)
-
     def _read_capped(self, response: requests.Response) -> bytes:
         chunks: list[bytes] = []
         size = 0
@@ -126,6 +116,26 @@ class Transport:
                 log.debug("response body exceeds %d bytes; not read further", MAX_BODY_BYTES)
                 raise ResponseChanged()
         return b"".join(chunks)
+
+
+def _error_body_length(response: requests.Response) -> str:
+    """How long an error answer's body is, for -v (a log that says "0 bytes" for a 25-byte
+    error page misleads): its Content-Length, else what arrives within ERROR_BODY_SECONDS,
+    up to ERROR_BODY_BYTES. Never more: a slow error body must not hold the reading (a 401
+    still has a refresh to make within the deadline)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit():
+        return declared
+    size = 0
+    give_up_at = time.monotonic() + ERROR_BODY_SECONDS
+    try:
+        for chunk in response.iter_content(chunk_size=512):
+            size += len(chunk)
+            if size > ERROR_BODY_BYTES or time.monotonic() > give_up_at:
+                return f"{size} or more"
+    except (requests.exceptions.RequestException, DeadlineExceeded):
+        return f"{size} or more"
+    return str(size)
 
 
 def _ms_since(started: float) -> float:
