@@ -103,7 +103,7 @@ def test_usage_that_is_not_rising_is_on_track():
 @pytest.mark.parametrize(
     ("percent", "now", "start", "end"),
     [
-        (4.9, T0 + 96 * H, T0, END),  # too little used to say
+        (4.9, T0 + 24 * H, T0, END),  # too little used to say, this early
         (30.0, T0 + WEEK / 200, T0, END),  # under 1 % of the period passed
         (30.0, T0 + 96 * H, None, END),  # the period is unknown
         (30.0, T0 + 96 * H, T0, None),
@@ -134,3 +134,9 @@ def test_samples_from_the_future_are_left_out():
     now = T0 + 96 * H
     samples = [*rising(50.0, now, per_hour=0.5), Sample(now + 2 * H, 5.0)]
     assert verdict(50.0, now, samples).threshold == 80.0
+
+
+def test_little_used_a_quarter_into_the_period_is_on_track():
+    """1 % used with 71 % of the period gone is no reason for "too early to tell"."""
+    now = T0 + WEEK * 0.71
+    assert outlook(T0, END, 1.0, (), (50.0, 80.0), (), now) == Outlook("on_track")

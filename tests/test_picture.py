@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -205,9 +206,20 @@ def test_what_is_unknown_is_left_out():
     )
 
 
-def test_a_reset_already_passed_is_due():
-    picture = WEEKLY._replace(reset_at=TOKEN, now=TOKEN + timedelta(minutes=1))
-    assert "reset due 13:05 CET" in render(picture, 120, colour=False)
+def test_a_reset_already_passed_says_when_it_was_due_and_no_pace():
+    picture = WEEKLY._replace(reset_at=TOKEN, now=TOKEN + timedelta(days=3, minutes=1))
+    shown = render(picture, 120, colour=False)
+    assert "reset was due 13:05 CET (3 d 0 h ago)" in shown
+    assert "the period is over" in shown and "pace:" not in shown
+    assert "reset due " not in shown  # read as if it were still to come
+
+
+def test_wide_characters_count_two_columns_and_never_wrap_a_line():
+    who = "张伟的工作账号" * 4 + "@example.com"  # 28 wide characters: 68 columns
+    shown = render(WEEKLY._replace(who=who), 80, colour=False)
+    for line in shown.split("\n"):
+        cells = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+        assert cells <= 80, line
 
 
 # --- colour ---------------------------------------------------------------------------------------

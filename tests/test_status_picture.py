@@ -118,7 +118,7 @@ def test_piped_it_is_the_seeds_lines_exactly(env):
     assert len(lines) == 3 and "\x1b" not in result.stdout
 
 
-def test_force_color_draws_the_coloured_picture_into_a_pipe(env):
+def test_force_color_colours_but_never_changes_what_a_pipe_reads(env):
     result = subprocess.run(
         [sys.executable, "-m", "watcher", "--status"],
         cwd=REPO,
@@ -127,4 +127,16 @@ def test_force_color_draws_the_coloured_picture_into_a_pipe(env):
         text=True,
     )
     assert result.returncode == 0
-    assert "█" in result.stdout and YELLOW in result.stdout
+    assert result.stdout.startswith("Grok          SuperGrok Heavy\nCredits used  83%")
+    # On a terminal it is colour even where TERM=dumb would have none.
+    code, out = on_a_terminal({**env, "TERM": "dumb", "FORCE_COLOR": "1"}, 100)
+    assert code == 0 and YELLOW in out
+
+
+def test_a_c_locale_gets_the_plain_lines_on_a_terminal(env):
+    for locale in ({"LC_ALL": "C"}, {"LANG": "POSIX"}):
+        dropped = ("LANG", "LC_ALL", "LC_CTYPE", "PYTHONIOENCODING")
+        environ = {k: v for k, v in env.items() if k not in dropped}
+        code, out = on_a_terminal({**environ, **locale}, 100)
+        assert code == 0
+        assert out.startswith("Grok          SuperGrok Heavy\n") and "█" not in out, locale

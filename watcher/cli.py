@@ -70,6 +70,7 @@ environment:
   PATH                          --install-service: the command and systemctl
   TZ                            the time zone of the times shown
   NO_COLOR, FORCE_COLOR, TERM   colour in --status
+  LC_ALL, LC_CTYPE, LANG        a C locale: --status's plain lines
   COLUMNS                       the width of --status (else the terminal's)
   HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE  a proxy, a CA bundle
   NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID, JOURNAL_STREAM  set by systemd"""
@@ -307,20 +308,37 @@ def _login_read(auth_file: Path, token: TokenInfo, now: datetime) -> LoginView |
 def _picture(
     usage: Usage, now: datetime, pace: Outlook, login: LoginView | None, env: Mapping[str, str]
 ) -> str | None:
-    """The picture, on a terminal (or into a pipe with FORCE_COLOR) that is wide enough and
-    can show its characters; None for the plain lines."""
+    """The picture, on a terminal that is wide enough and can show its characters; None for
+    the plain lines."""
     import shutil
 
     from watcher import picture
     from watcher.status import picture_of
 
-    on_terminal = sys.stdout.isatty()
-    forced = picture.use_colour(env, is_tty=False)  # FORCE_COLOR, and no NO_COLOR
+    # On a terminal only: a pipe keeps the seed's lines (FORCE_COLOR changes the colour, never
+    # the format a script reads), and so does a C or POSIX locale, whose terminal cannot be
+    # trusted with the block characters even where Python itself switches to UTF-8.
+    if not sys.stdout.isatty() or _c_locale(env):
+        return None
     width = shutil.get_terminal_size().columns
-    if not (on_terminal or forced) or not picture.fits(width, sys.stdout.encoding):
+    if not picture.fits(width, sys.stdout.encoding):
         return None
     shown = picture_of(usage, now, None, pace, login)
-    return picture.render(shown, width, colour=picture.use_colour(env, on_terminal))
+    return picture.render(shown, width, colour=picture.use_colour(env, is_tty=True))
+
+
+def _c_locale(env: Mapping[str, str]) -> bool:
+    """The locale the user set (LC_ALL, else LC_CTYPE, else LANG) is C or POSIX. Python
+    itself sets LC_CTYPE=C.UTF-8 when it finds the C locale (PEP 538): that one is not the
+    user's choice, so LANG decides then."""
+    c = ("C", "POSIX")
+    if env.get("LC_ALL"):
+        return env["LC_ALL"] in c
+    ctype, lang = env.get("LC_CTYPE", ""), env.get("LANG", "")
+    coerced = ctype in ("C.UTF-8", "C.utf8") and lang in ("", *c)
+    if ctype and not coerced:
+        return ctype in c
+    return lang in c
 
 
 def _misuse(args: argparse.Namespace) -> str | None:

@@ -19,11 +19,12 @@ own: a line is never longer than the width, so the terminal never wraps one.
 from __future__ import annotations
 
 import textwrap
+import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from watcher.core.formatting import whole_percent
+from watcher.core.formatting import format_ago, whole_percent
 from watcher.core.model import Severity, TokenInfo
 from watcher.core.outlook import Outlook
 from watcher.core.severity import threshold_severity
@@ -208,7 +209,10 @@ def _rows(picture: StatusPicture, cells: int, with_in: bool) -> list[_Row]:
             _Piece("", f"period {period_bar(picture.elapsed, cells)}"),
             _Piece(" ", f"{whole_percent(picture.elapsed):>3}% elapsed"),
         ]
-        if picture.outlook is not None:
+        over = picture.reset_at is not None and picture.reset_at <= picture.now
+        if over:  # no pace to tell: the API has not moved on to the new period yet
+            period.append(_Piece(" · ", "the period is over"))
+        elif picture.outlook is not None:
             period.append(_Piece(" · ", f"pace: {pace_words(picture.outlook, picture.when)}"))
         rows.append(_Row("", column, tuple(period), has_bar=True))
     rows.append(_Row("Pay as you go", column, (_Piece("", picture.pay_as_you_go),)))
@@ -230,7 +234,9 @@ def _meter_pieces(picture: StatusPicture, cells: int, with_in: bool) -> tuple[_P
     if reset_at is None:
         pieces.append(_Piece("   ", "reset time unknown"))
     elif reset_at <= now:
-        pieces.append(_Piece("   ", f"reset due {picture.when(reset_at)}"))
+        # As the plain lines say it: a time that has passed, and how long ago.
+        pieces.append(_Piece("   ", f"reset was due {picture.when(reset_at)}"))
+        pieces.append(_Piece(" ", f"({format_ago(now - reset_at)})"))
     else:
         pieces.append(_Piece("   ", f"resets {picture.when(reset_at)}"))
         if with_in:
@@ -275,26 +281,47 @@ def _lay_out(row: _Row, width: int) -> list[list[_Segment]]:
     printable = (p._replace(text=_printable(p.text)) for p in row.pieces)
     for index, piece in enumerate(p for p in printable if p.text.strip()):
         sep = "" if index == 0 else piece.sep
-        if length + len(sep) + len(piece.text) <= width:
+        if length + len(sep) + _cells(piece.text) <= width:
             lines[-1] += [(sep, ""), (piece.text, piece.sgr)]
-            length += len(sep) + len(piece.text)
+            length += len(sep) + _cells(piece.text)
             continue
         text = piece.text.strip()
         if index == 0:
             indent = row.column  # beside the label, wrapped under the values' column
-        elif row.column + len(text) <= width:
+        elif row.column + _cells(text) <= width:
             indent = row.column
         else:
             indent = CONTINUATION_INDENT
-        chunks = textwrap.wrap(
-            text, max(1, width - indent), break_long_words=True, break_on_hyphens=False
-        )
+        chunks = _wrapped(text, max(2, width - indent))
         for number, chunk in enumerate(chunks):
             if not (index == 0 and number == 0):
                 lines.append([(" " * indent, "")])
             lines[-1].append((chunk, piece.sgr))
-        length = indent + len(chunks[-1])
+        length = indent + _cells(chunks[-1])
     return lines
+
+
+def _cells(text: str) -> int:
+    """Columns on a terminal: East Asian wide and full-width characters take two, combining
+    marks none (an email in Chinese characters must not wrap an 80-column line)."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
+def _wrapped(text: str, columns: int) -> list[str]:
+    """`text` in lines of at most `columns` cells: at spaces where it can, else anywhere."""
+    lines: list[str] = []
+    for line in textwrap.wrap(text, columns, break_long_words=True, break_on_hyphens=False):
+        while _cells(line) > columns:
+            cut = 1
+            while cut < len(line) and _cells(line[: cut + 1]) <= columns:
+                cut += 1
+            lines.append(line[:cut])
+            line = line[cut:]
+        lines.append(line)
+    return lines or [""]
 
 
 def _printable(text: str) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Literal, NamedTuple
 
 from watcher.core.model import Sample
-from watcher.core.pace import add_sample, forecast
+from watcher.core.pace import MIN_PERCENT, add_sample, forecast
 
 OutlookKind = Literal["runs_out", "would_reach", "on_track", "too_early", "used_up"]
 
@@ -67,6 +67,11 @@ def outlook(
         # answer then means only the recent rate was flat, so usage stays where it is. This
         # keeps pace's own rules (how early, how little) as the one place they are decided.
         if forecast((), percent, now, period_start, period_end) is None:
+            # Too little used to forecast: once a quarter of the period has passed, that
+            # little is itself the answer (1 % used at 71 % elapsed is on track).
+            elapsed = period_elapsed(period_start, period_end, now)
+            if percent < MIN_PERCENT and elapsed is not None and 25.0 <= elapsed < 100.0:
+                return Outlook("on_track")
             return Outlook("too_early")
         return Outlook("on_track", percent_at_reset=percent)
     at_reset = projected.percent_at_reset
