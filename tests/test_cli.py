@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import POOL_END, point_at
+from tests.conftest import POOL_END, POOL_START, point_at, pool_body
+from tests.fake_grok import Reply
 from watcher import __version__
 
 
@@ -170,3 +171,14 @@ def test_every_failure_with_json_is_one_error_document(ready, grok, run, mode):
     assert "[grok] colour: unknown key" in document["error"]["message"]
     result = run(mode, "--json", "--state", str(ready.auth_path))
     assert json.loads(result.out)["error"]["kind"] in ("config", "state_refused")
+
+
+def test_nagios_is_the_plugin_with_its_own_options_and_states(ready, grok, run):
+    grok.routes["/billing?format=credits"] = Reply(json=pool_body(POOL_START, POOL_END, 83.4))
+    result = run("--nagios", "-w", "80", "-c", "95")
+    assert result.code == 1  # WARNING
+    assert result.out.startswith("GROK USAGE WARNING - 83% of weekly credits used, resets ")
+    assert " | 'used'=83.4%;80;95;0;100 " in result.out.splitlines()[0]
+    assert run("--nagios", "-w", "nonsense").code == 3  # UNKNOWN: a bad argument
+    misplaced = run("--dry-run", "--nagios")
+    assert misplaced.code == 2 and "--nagios comes first" in misplaced.err

@@ -261,7 +261,7 @@ def test_help_gives_every_mode_and_flag_one_short_line(monkeypatch):
 
 def test_exit_codes_are_the_same_in_the_code_help_and_readme(monkeypatch):
     codes = {value for name, value in vars(cli).items() if name.startswith("EXIT_")}
-    assert codes == {0, 1, 2, 130, 143}
+    assert codes == {0, 1, 2, 3, 130, 143}
     assert help_exit_codes(help_text(monkeypatch)) == codes
     assert readme_exit_codes(README) == codes
 

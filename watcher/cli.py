@@ -37,6 +37,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_SIGTERM = 128 + signal.SIGTERM
 EXIT_SIGINT = 128 + signal.SIGINT
+EXIT_UNKNOWN = 3  # --nagios (check_grok_usage): the Monitoring Plugins' UNKNOWN
 
 log = logging.getLogger("watcher")
 
@@ -50,7 +51,7 @@ interval until SIGTERM or Ctrl-C; SIGHUP re-reads the config."""
 # Raw text (RawDescriptionHelpFormatter): one line each, at most 79 columns. README's
 # "Messages and exit codes" and "Environment" say the same (tests/test_docs.py).
 EPILOG = """\
-exit codes (0 ok and 2 a config, flag or --state error, in every mode):
+exit codes (0 ok; 2 a config, flag or --state error, but with --nagios):
   --status             1 usage not read
   --check              1 usage not read, a send failed or state not saved
   --test-notify        1 a target failed
@@ -58,12 +59,14 @@ exit codes (0 ok and 2 a config, flag or --state error, in every mode):
   --uninstall-service  1 a unit could not be removed
   any mode above       130 stopped by Ctrl-C, 143 by SIGTERM (a save finishes)
   no mode: service     0 stopped by SIGTERM or Ctrl-C; 2 config error at start
+  --nagios             1 WARNING, 2 CRITICAL, 3 UNKNOWN (an error included)
 
 environment:
   GROK_HOME                     its auth.json is the login (default ~/.grok)
   GROK_CLI_CHAT_PROXY_BASE_URL  the API, unless the config sets [grok] api_base
   XDG_CONFIG_HOME               the config and the units (default ~/.config)
   XDG_STATE_HOME                the state (default ~/.local/state)
+  XDG_CACHE_HOME                check_grok_usage: the plan (default ~/.cache)
   XDG_RUNTIME_DIR               the desktop bus at $XDG_RUNTIME_DIR/bus
   DBUS_SESSION_BUS_ADDRESS      the desktop bus, for desktop notifications
   HOME                          ~, and the defaults above
@@ -122,6 +125,11 @@ def _add_modes(parser: argparse.ArgumentParser) -> None:
         "--uninstall-service",
         action="store_true",
         help="stop and remove the service or the timer",
+    )
+    mode.add_argument(  # handled before parsing (see `main`): its options are the plugin's
+        "--nagios",
+        action="store_true",
+        help="the check_grok_usage plugin (--nagios -h: options)",
     )
 
 
@@ -186,9 +194,14 @@ def _add_general_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["--nagios"]:  # the plugin's own options and exit codes follow
+        from watcher.nagios import main as nagios
+
+        return nagios(arguments[1:], env, prog="grok-usage-watcher --nagios")
+    parser = build_parser()
+    args = parser.parse_args(arguments)
     misuse = _misuse(args)
     if misuse:
         parser.print_usage(sys.stderr)
@@ -342,6 +355,8 @@ def _c_locale(env: Mapping[str, str]) -> bool:
 
 
 def _misuse(args: argparse.Namespace) -> str | None:
+    if args.nagios:  # only first: `grok-usage-watcher --nagios -w 80 -c 95`
+        return "--nagios comes first, its own options after it"
     if args.json and not (args.status or args.check):
         return "--json goes with --status or --check"
     if args.dry_run and not args.check:

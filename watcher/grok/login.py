@@ -9,6 +9,7 @@ token twice from this process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -71,6 +72,19 @@ class _RefreshRefused(Exception):
     """The token endpoint answered 400/401/403: this refresh token is dead."""
 
 
+class RefreshNotAllowed(TransientFailure):
+    """The login needs a refresh, and this reading was told not to do one (`may_refresh`):
+    `check_grok_usage` run by another user than the login file's owner. A rotated login it
+    wrote back would be its file, no longer the owner's, and the owner's Grok CLI could not
+    read it. Not a login problem: the owner's own Grok CLI (or watcher) still renews it."""
+
+    kind = "refresh_not_allowed"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"Grok login {path} needs a refresh, which is not done from here.")
+        self.path = path
+
+
 class Login:
     def __init__(
         self,
@@ -80,17 +94,23 @@ class Login:
         deadline: Deadline,
         now: Callable[[], datetime],
         spent: SpentRefreshTokens,
+        may_refresh: bool = True,
     ) -> None:
+        """`may_refresh=False`: never refresh, and write nothing beside auth.json (no lock
+        file, no stale temporaries removed); a token another process renewed is still
+        adopted, and a refresh that would be needed raises RefreshNotAllowed."""
         self._auth_path = auth_path
         self._token_url = token_url
         self._transport = transport
         self._deadline = deadline
         self._now = now
         self._spent = spent
+        self._may_refresh = may_refresh
 
     def credentials(self) -> Credentials:
         """The first login that is unexpired or can be refreshed."""
-        remove_stale_auth_temporaries(self._auth_path)
+        if self._may_refresh:
+            remove_stale_auth_temporaries(self._auth_path)
         entries = login_entries(read_auth_document(self._auth_path))
         if not entries:
             raise AuthInvalid()
@@ -131,7 +151,12 @@ class Login:
         return Credentials(entry.name, entry.access_token, entry.expires_at, renewable)
 
     def _refresh(self, entry_name: str, seen_token: str, forced: bool) -> Credentials | None:
-        with auth_lock(self._auth_path, self._deadline):
+        lock: contextlib.AbstractContextManager[None] = (
+            auth_lock(self._auth_path, self._deadline)
+            if self._may_refresh
+            else contextlib.nullcontext()  # reading needs no lock; creating one is a write
+        )
+        with lock:
             entry = parse_entry(entry_name, read_auth_document(self._auth_path).get(entry_name))
             if entry is None:
                 return None
@@ -142,6 +167,8 @@ class Login:
                 return self._credentials(entry)
             if not entry.refresh_token or entry.refresh_token in self._spent.tokens:
                 return None
+            if not self._may_refresh:
+                raise RefreshNotAllowed(self._auth_path)
             # Sending the refresh token spends it: first make sure the rotated login can be
             # stored, or a full disk would log the user out of the Grok CLI.
             ensure_writable(self._auth_path)

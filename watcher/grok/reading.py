@@ -55,9 +55,11 @@ def read(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     spent: SpentRefreshTokens | None = None,
     pool: list[bool] | None = None,
+    may_refresh: bool = True,
 ) -> Reading:
     """Read usage and what the login looks like; raises a WatcherError on failure. `pool`,
-    when given, learns whether the pool request failed (a failed reading then or not)."""
+    when given, learns whether the pool request failed (a failed reading then or not).
+    `may_refresh=False` reads the login as it is and never refreshes it (see `Login`)."""
     deadline = Deadline(reading_deadline_seconds(settings.timeout_seconds))
     transport = Transport(settings.timeout_seconds, deadline)
     login = Login(
@@ -67,6 +69,7 @@ def read(
         deadline=deadline,
         now=now,
         spent=spent if spent is not None else SpentRefreshTokens(),
+        may_refresh=may_refresh,
     )
     client = GrokClient(settings.api_base, settings.billing, transport, login)
     try:
