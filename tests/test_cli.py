@@ -182,3 +182,24 @@ def test_nagios_is_the_plugin_with_its_own_options_and_states(ready, grok, run):
     assert run("--nagios", "-w", "nonsense").code == 3  # UNKNOWN: a bad argument
     misplaced = run("--dry-run", "--nagios")
     assert misplaced.code == 2 and "--nagios comes first" in misplaced.err
+
+
+def test_the_login_named_is_the_one_the_reading_used(ready, grok, run):
+    """Alice's login is first but expired beyond renewal; the reading uses Bob's: the JSON
+    (and the picture) must name Bob's, with Bob's expiry -- not guess again."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.conftest import cli_entry
+
+    past = datetime.now(UTC) - timedelta(hours=1)
+    ready.write_auth(
+        {
+            "https://auth.x.ai::alice-client": cli_entry(
+                "access-alice", refresh="refresh-refused", expires_at=past, email="alice@x.ai"
+            ),
+            "https://auth.x.ai::bob-client": cli_entry("access-1", refresh=None, email="bob@x.ai"),
+        }
+    )
+    document = json.loads(run("--status", "--json").out)
+    assert document["login"]["who"] == "bob@x.ai"
+    assert document["login"]["renews_itself"] is False

@@ -67,7 +67,7 @@ class CheckReport(NamedTuple):
             return None
         from watcher.grok.identity import describe_login
 
-        view = describe_login(self.auth_path, now)
+        view = describe_login(self.auth_path, now, self.observation.token.entry)
         if view is None:
             return None
         token = self.observation.token  # what the reading used, a refresh included

@@ -312,7 +312,7 @@ def _login_read(auth_file: Path, token: TokenInfo, now: datetime) -> LoginView |
     """Who is logged in (auth.json's entry), and the state of the token the reading used."""
     from watcher.grok.identity import describe_login
 
-    view = describe_login(auth_file, now)
+    view = describe_login(auth_file, now, token.entry)
     if view is None:
         return None
     return view._replace(expires_at=token.expires_at, renewable=token.renewable)

@@ -35,10 +35,12 @@ class Severity(IntEnum):
 
 
 class TokenInfo(NamedTuple):
-    """The login the reading used: when its access token expires, whether it can be renewed."""
+    """The login the reading used: when its access token expires, whether it can be renewed,
+    and which entry of auth.json it is (to name it: never a guess at which one was read)."""
 
     expires_at: datetime | None
     renewable: bool
+    entry: str | None = None
 
 
 class Reading(NamedTuple):

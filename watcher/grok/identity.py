@@ -30,9 +30,12 @@ class LoginView(NamedTuple):
     renewable: bool
 
 
-def describe_login(auth_path: Path, now: datetime) -> LoginView | None:
-    """The login a reading at `now` uses; None when there is none to show (no file, a file
-    that cannot be read or parsed, no entry with an access token).
+def describe_login(
+    auth_path: Path, now: datetime, entry_name: str | None = None
+) -> LoginView | None:
+    """The login a reading at `now` uses -- the entry `entry_name` when the reading says
+    which it used; None when there is none to show (no file, a file that cannot be read or
+    parsed, no entry with an access token).
 
     When every entry has expired and none can be renewed, the reading fails with "expired";
     the first entry is shown then, expired, since it is the one `grok login` renews.
@@ -42,7 +45,8 @@ def describe_login(auth_path: Path, now: datetime) -> LoginView | None:
     except (WatcherError, OSError, RecursionError):  # RecursionError: absurdly nested JSON
         return None
     entries = login_entries(document)
-    entry = used_entry(entries, now)
+    named = [e for e in entries if e.name == entry_name]
+    entry = named[0] if named else used_entry(entries, now)
     if entry is None:
         return None
     return LoginView(

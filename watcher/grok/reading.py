@@ -79,6 +79,7 @@ def read(
         token = TokenInfo(
             expires_at=credentials.expires_at if credentials else None,
             renewable=credentials.renewable if credentials else False,
+            entry=credentials.entry_name if credentials else None,
         )
         failure = client.pool_failure
         return Reading(
