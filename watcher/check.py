@@ -184,7 +184,20 @@ def run_check(
         if remembered is not None:
             remembered.state = report.state
             remembered.unsaved = report.save_error
+        if config.export.textfile is not None:
+            export_textfile(config.export.textfile, report, now)
     return report
+
+
+def export_textfile(path: Path, report: CheckReport, now: datetime) -> None:
+    """The metrics file after a check, whatever it read; a failure to write it is one
+    warning line, never a failed check (the stale-export rule is Prometheus's to raise)."""
+    from watcher.export import metrics_text, write_textfile
+
+    try:
+        write_textfile(path, metrics_text(report.observation, report.state, report.rules, now))
+    except OSError as exc:
+        log.warning("cannot write the metrics file %s: %s", path, exc.strerror or exc)
 
 
 def _save(path: Path, state: State) -> StateError | None:

@@ -33,11 +33,20 @@ class ScheduleSettings(NamedTuple):
     interval: timedelta = DEFAULT_INTERVAL  # the service's time between checks
 
 
+class ExportSettings(NamedTuple):
+    """Metrics for Prometheus: a node_exporter textfile written after every check, and (the
+    service only) an HTTP endpoint."""
+
+    textfile: Path | None = None
+    listen: tuple[str, int] | None = None  # (host, port)
+
+
 class Config(NamedTuple):
     grok: GrokSettings
     alerts: Rules = Rules()
     notify: NotifySettings = NotifySettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    export: ExportSettings = ExportSettings()
     source: Path | None = None  # the file read, None when running on defaults
 
 
@@ -168,6 +177,19 @@ def _thresholds(value: Any, where: str) -> tuple[float, ...]:
     return tuple(sorted({percent(item, where) for item in value}))
 
 
+def _listen(value: Any, where: str) -> tuple[str, int]:
+    """ "127.0.0.1:9877", "[::1]:9877", "0.0.0.0:9877": a host is required (a bare ":9877"
+    would listen everywhere by accident)."""
+    text = _string(value, where)
+    host, _, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not host:
+        raise _Invalid(f'needs a host and a port, like "127.0.0.1:9877", got {text!r}')
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise _Invalid(f'needs a port from 1 to 65535, like "127.0.0.1:9877", got {text!r}')
+    return host, int(port)
+
+
 def _string_list(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise _Invalid(f"expected a list of strings, got {_type_name(value)}")
@@ -190,6 +212,7 @@ _SCHEMA: dict[str, dict[str, Validator]] = {
     },
     "notify": {"urls": _string_list, "config": _string_list},
     "schedule": {"interval": _duration(MIN_INTERVAL)},
+    "export": {"textfile": _string, "listen": _listen},
 }
 
 
@@ -228,11 +251,15 @@ def _build(document: dict[str, Any], path: Path | None, environ: Mapping[str, st
     notify = values["notify"]
     if "config" in notify:
         notify["config"] = tuple(_expand_home(item, environ) for item in notify["config"])
+    export = values["export"]
+    if "textfile" in export:
+        export["textfile"] = _expand_home(export["textfile"], environ)
     return Config(
         grok=GrokSettings(**grok),
         alerts=Rules(**values["alerts"]),
         notify=NotifySettings(**values["notify"]),
         schedule=ScheduleSettings(**values["schedule"]),
+        export=ExportSettings(**export),
         source=path,
     )
 

@@ -33,6 +33,7 @@ from watcher.core.model import (
     Alert,
     AlertKind,
     AlertScope,
+    Delivered,
     Fired,
     LoginIncident,
     MeterHistory,
@@ -280,6 +281,8 @@ def encode_state(state: State) -> dict[str, Any]:
         account["meters"] = meters
     if state.pending:
         account["pending"] = [_encode_pending(p) for p in state.pending]
+    if any(state.delivered):
+        account["delivered"] = state.delivered._asdict()
     return {"version": STATE_VERSION, "accounts": {ACCOUNT: account}}
 
 
@@ -360,7 +363,20 @@ def decode_state(document: dict[str, Any]) -> State:
             state = state.with_history(name, _decode_history(history, name))
     decoded = (_decode_pending(item) for item in account.tables("pending"))
     pending = tuple(entry for entry in decoded if entry is not None)
+    delivered = account.table("delivered")
+    if delivered is not None:
+        state = state._replace(delivered=_decode_delivered(delivered))
     return state._replace(pending=pending)
+
+
+def _decode_delivered(table: _Table) -> Delivered:
+    counts = {}
+    for name in Delivered._fields:
+        value = table.raw_number(name) or 0
+        if not isinstance(value, int) or value < 0:
+            raise _Corrupt(f"{table.where} {name}: expected a count")
+        counts[name] = value
+    return Delivered(**counts)
 
 
 def _incidents(state: State, account: _Table) -> State:

@@ -129,12 +129,15 @@ def record_deliveries(
 
     still_pending = []
     outage = state.outage
+    counted = state.delivered
     for pending in state.pending:
         got_it = received.get(pending.alert.key, set())
+        if got_it and not pending.delivered_to:  # its first target: it counts once
+            counted = counted.plus_one(pending.alert.severity)
         delivered = tuple(sorted(set(pending.delivered_to) | got_it))
         if pending.alert.kind == AlertKind.OUTAGE and outage is not None and got_it:
             outage = outage._replace(notified=tuple(sorted(set(outage.notified) | got_it)))
         wanted = {r.target_id for r in routes if routes_to(pending, r)}
         if not wanted <= set(delivered):
             still_pending.append(pending._replace(delivered_to=delivered))
-    return state._replace(pending=tuple(still_pending), outage=outage)
+    return state._replace(pending=tuple(still_pending), outage=outage, delivered=counted)

@@ -176,6 +176,19 @@ class MeterHistory(NamedTuple):
     read_at: datetime | None = None
 
 
+class Delivered(NamedTuple):
+    """How many alerts have reached a target, by severity, ever (each alert counts once, when
+    it first reaches one): the exporter's counter, kept across restarts."""
+
+    info: int = 0
+    warning: int = 0
+    critical: int = 0
+
+    def plus_one(self, severity: Severity) -> Delivered:
+        name = severity.label
+        return self._replace(**{name: getattr(self, name) + 1})
+
+
 class State(NamedTuple):
     pool: MeterHistory = MeterHistory()
     monthly: MeterHistory = MeterHistory()
@@ -191,6 +204,7 @@ class State(NamedTuple):
     plan: str | None = None
     plan_checked_at: datetime | None = None
     pending: tuple[PendingAlert, ...] = ()
+    delivered: Delivered = Delivered()
 
     def history(self, meter: Meter) -> MeterHistory:
         return self.monthly if meter == "monthly" else self.pool

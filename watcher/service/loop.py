@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import schedule
 
     from watcher.config import Config
+    from watcher.service.metrics_endpoint import MetricsEndpoint
     from watcher.service.sd_notify import Notifier
 
 log = logging.getLogger(__name__)
@@ -211,6 +212,7 @@ class Service:
         self._spent = SpentRefreshTokens()  # outlives one reading: see login.py
         self._logged = Logged()
         self._remembered = Remembered()  # goes on from memory when the state cannot be saved
+        self.metrics: MetricsEndpoint | None = None  # [export] listen, set by run_service
 
     def check(self) -> None:
         from watcher.check import CheckReport, run_check
@@ -234,6 +236,12 @@ class Service:
             outcome = f"unexpected error ({type(exc).__name__}); run with -v for details"
         finally:
             self._signals.checking = False
+        if self.metrics is not None and not isinstance(outcome, str):
+            from watcher.export import metrics_text
+
+            self.metrics.update(
+                metrics_text(outcome.observation, outcome.state, outcome.rules, datetime.now(UTC))
+            )
         line = describe_check(outcome, self._logged, datetime.now(UTC))
         self._logged = line.logged
         log.log(line.level, "%s", line.text)
@@ -300,12 +308,36 @@ def run_service(
     export_desktop_bus(environ)
     service = Service(config, config_path, state, environ, notifier, signals)
     log.info("%s", describe_watch(config, state))
+    if config.export.listen is not None:
+        try:
+            service.metrics = _serve_metrics(*config.export.listen)
+        except OSError as exc:  # the port is taken, the address is not this machine's
+            host, port = config.export.listen
+            message = f"[export] listen: cannot listen on {host}:{port}: {exc.strerror or exc}"
+            log.error("%s", message)
+            notifier.status(message)
+            return 2
     notifier.ready("starting the first check")
     with contextlib.suppress(StopRequested):
         _build_loop(service, signals, notifier).run()
     notifier.stopping()
     log.info("stopped")
     return _exit_when_stopped()
+
+
+def _serve_metrics(host: str, port: int) -> MetricsEndpoint:
+    from watcher.service.metrics_endpoint import MetricsEndpoint, is_loopback
+
+    endpoint = MetricsEndpoint(host, port)
+    log.info("metrics at http://%s:%d/metrics", f"[{host}]" if ":" in host else host, port)
+    if not is_loopback(host):
+        log.warning(
+            "[export] listen = %s:%d is reachable from other machines: the metrics name your "
+            "plan and usage (and nothing secret); put a firewall or a proxy in front",
+            host,
+            port,
+        )
+    return endpoint
 
 
 def _checked_at_start(config_path: Path | None, state: Path, environ: Mapping[str, str]) -> Config:
