@@ -140,3 +140,19 @@ def test_listen_needs_a_host_and_a_port(tmp_path, listen, message):
     path.write_text(f'[export]\nlisten = "{listen}"\n')
     with pytest.raises(ConfigError, match=message):
         load_config(path, {"HOME": str(tmp_path)})
+
+
+def test_the_textfile_a_check_writes_passes_promtool_check_metrics(watching, sink, run):
+    import subprocess
+
+    from tests.test_prometheus_rules import promtool
+
+    textfile = watching.root / "grok-usage.prom"
+    watching.configure(extra=f'[export]\ntextfile = "{textfile}"\n')
+    watching.serve(85)
+    assert run("--check").code == 0
+    for text in (textfile.read_text(), metrics_text(NETWORK, State(), RULES, T0)):
+        result = subprocess.run(
+            [promtool(), "check", "metrics"], input=text, capture_output=True, text=True
+        )
+        assert result.returncode == 0 and result.stdout + result.stderr == "", result

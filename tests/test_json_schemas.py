@@ -1,0 +1,377 @@
+"""The JSON Schemas of `--status --json` and `--check --json` (watcher/schemas/, draft 2020-12,
+shipped in the wheel): each is a valid schema, every document the real commands print in the
+scenarios below validates against the one loaded from the installed package, every field they
+print is described there, and the enumerations and known values match the code's own."""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import importlib
+import json
+import pkgutil
+import tomllib
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
+
+import watcher
+from tests.conftest import MONTHLY_BODY, POOL_END, POOL_START, point_at, pool_body
+from tests.fake_grok import Reply
+from watcher.core.model import METERS, AlertKind, Severity
+from watcher.core.outlook import OutlookKind
+from watcher.errors import WatcherError
+from watcher.status import STATUS_SCHEMA
+
+REPO = Path(__file__).resolve().parent.parent
+STATUS, CHECK = "status.schema.json", "check.schema.json"
+SCHEMA_FILES = (STATUS, CHECK)
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def shipped_schemas() -> dict[str, dict[str, Any]]:
+    """The schemas as the installed package holds them (not read from the checkout)."""
+    folder = resources.files("watcher.schemas")
+    return {name: json.loads(folder.joinpath(name).read_text("utf-8")) for name in SCHEMA_FILES}
+
+
+SCHEMAS = shipped_schemas()
+
+
+def registry(schemas: dict[str, dict[str, Any]]) -> Registry[Any]:
+    """check.schema.json refers to status.schema.json's $defs by its $id: resolved here,
+    offline, from the files themselves."""
+    return Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema)) for schema in schemas.values()
+    )
+
+
+def closed(node: Any) -> Any:
+    """The schemas with every object closed (`additionalProperties: false`): a document that
+    passes these prints no field its schema does not describe."""
+    if isinstance(node, dict):
+        return {
+            key: (False if key == "additionalProperties" and value is True else closed(value))
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [closed(item) for item in node]
+    return node
+
+
+def validator(name: str, schemas: dict[str, dict[str, Any]] = SCHEMAS) -> Draft202012Validator:
+    return Draft202012Validator(
+        schemas[name],
+        registry=registry(schemas),
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def problem(name: str, document: Any, schemas: dict[str, dict[str, Any]] = SCHEMAS) -> str | None:
+    error = best_match(validator(name, schemas).iter_errors(document))
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path) or "(top)"
+    return f"{name}: {where}: {error.message}"
+
+
+def assert_valid(name: str, document: Any) -> None:
+    assert problem(name, document) is None
+    undescribed = problem(name, document, {n: closed(s) for n, s in SCHEMAS.items()})
+    assert undescribed is None, f"a field the schema does not describe: {undescribed}"
+
+
+def printed(result: Any) -> Any:
+    """The one JSON object a --json command printed on stdout."""
+    assert result.out.count("\n") == 1, result.out
+    return json.loads(result.out)
+
+
+# --- the schema files themselves ---------------------------------------------------------------
+
+
+def test_the_schemas_are_valid_draft_2020_12_schemas_with_an_id_and_version_1():
+    for name, schema in SCHEMAS.items():
+        assert schema["$schema"] == DIALECT
+        Draft202012Validator.check_schema(schema)
+        assert schema["$id"] == f"https://grok-usage-watcher.invalid/schemas/{name}"
+        assert schema["title"] and schema["description"]
+    assert SCHEMAS[STATUS]["$defs"]["schemaVersion"]["const"] == STATUS_SCHEMA == 1
+
+
+def references(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from references(item)
+
+
+def test_every_reference_resolves():
+    resolvers = registry(SCHEMAS)
+    for schema in SCHEMAS.values():
+        resolver = resolvers.resolver(base_uri=schema["$id"])
+        refs = set(references(schema))
+        assert refs
+        for ref in refs:
+            resolver.lookup(ref)  # raises when the $ref points at nothing
+
+
+def test_every_schema_file_ships_in_the_wheel():
+    """tests/test_packaging.py builds the wheel and finds the package (its __init__.py); the
+    JSON files go in only through package-data: each must match one of its globs."""
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "watcher.schemas" in setuptools["packages"]
+    globs = setuptools["package-data"]["watcher.schemas"]
+    files = [p for p in (REPO / "watcher" / "schemas").iterdir() if p.is_file()]
+    data = {p.name for p in files if p.suffix != ".py"}
+    assert data == set(SCHEMA_FILES)  # a schema added is tested here too
+    assert all(any(fnmatch.fnmatch(name, glob) for glob in globs) for name in data)
+    installed = {p.name for p in resources.files("watcher.schemas").iterdir()}
+    assert set(SCHEMA_FILES) <= installed
+
+
+def error_kinds() -> set[str]:
+    """Every WatcherError's `kind`, in every module of the watcher."""
+    for module in pkgutil.walk_packages(watcher.__path__, "watcher."):
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+    kinds, todo = set(), [WatcherError]
+    while todo:
+        cls = todo.pop()
+        kinds.add(cls.kind)
+        todo.extend(cls.__subclasses__())
+    return kinds
+
+
+def test_the_known_values_are_the_codes_own():
+    defs = SCHEMAS[STATUS]["$defs"]
+    reading = defs["reading"]["properties"]
+    assert reading["meter"]["enum"] == list(METERS)
+    assert defs["pace"]["properties"]["verdict"]["enum"] == list(get_args(OutlookKind))
+    alert = SCHEMAS[CHECK]["$defs"]["alert"]["properties"]
+    assert alert["severity"]["enum"] == [s.label for s in Severity]
+    # Open sets: plain strings whose known values are listed, each in the description too.
+    for listed, known in (
+        (alert["kind"], {k.value for k in AlertKind}),
+        (defs["errorKind"], error_kinds()),
+    ):
+        assert listed["type"] == "string" and "enum" not in listed
+        assert set(listed["examples"]) == known
+        assert all(f"`{value}`" in listed["description"] for value in known)
+
+
+# --- every document the commands print ---------------------------------------------------------
+
+
+def test_status_json_on_the_pool_validates(ready, run):
+    result = run("--status", "--json")
+    assert result.code == 0, result.err
+    document = printed(result)
+    assert document["meter"] == "pool" and document["pace"] and document["login"]
+    assert document["pay_as_you_go"]["unit"] == "cents"
+    assert_valid(STATUS, document)
+
+
+def test_status_json_on_the_monthly_meter_validates(ready, grok, run):
+    ready.write_config(point_at(grok, extra='billing = "legacy"\n'))
+    grok.routes["/billing"] = Reply(json=MONTHLY_BODY)
+    result = run("--status", "--json")
+    assert result.code == 0, result.err
+    document = printed(result)
+    assert document["meter"] == "monthly" and document["used"] == 4277
+    assert document["pay_as_you_go"]["unit"] is None
+    assert_valid(STATUS, document)
+
+
+def test_status_json_with_the_credits_used_up_validates(ready, grok, run):
+    grok.routes["/billing?format=credits"] = Reply(json=pool_body(POOL_START, POOL_END, 100))
+    document = printed(run("--status", "--json"))
+    assert document["pace"]["verdict"] == "used_up"
+    assert_valid(STATUS, document)
+
+
+def test_status_json_on_a_login_error_validates(ready, run):
+    ready.auth_path.unlink()
+    result = run("--status", "--json")
+    assert result.code == 1
+    document = printed(result)
+    assert document["error"]["kind"] == "not_logged_in"
+    assert_valid(STATUS, document)
+
+
+def test_status_json_on_a_config_error_validates(ready, grok, run):
+    ready.write_config(point_at(grok) + "colour = 'red'\n")
+    result = run("--status", "--json")
+    assert result.code == 2
+    document = printed(result)
+    assert document["error"]["kind"] == "config"
+    assert_valid(STATUS, document)
+
+
+def test_status_json_on_a_refused_state_file_validates(ready, run):
+    result = run("--status", "--json", "--state", str(ready.auth_path))
+    assert result.code == 2
+    document = printed(result)
+    assert document["error"]["kind"] == "state_refused"
+    assert_valid(STATUS, document)
+
+
+def test_status_json_on_http_503_validates(ready, grok, run):
+    grok.routes["/billing?format=credits"] = Reply(503)
+    result = run("--status", "--json")
+    assert result.code == 1
+    document = printed(result)
+    assert document["error"]["kind"] == "http_error"
+    assert_valid(STATUS, document)
+
+
+def test_check_json_when_an_alert_is_sent_and_then_nothing_is_due_validates(watching, sink, run):
+    watching.serve(85)
+    result = run("--check", "--json")
+    assert result.code == 0, result.err
+    sent = printed(result)
+    assert sent["alerts"] and sent["deliveries"][0]["ok"] is True and sent["state_saved"]
+    assert_valid(CHECK, sent)
+    result = run("--check", "--json")
+    assert result.code == 0, result.err
+    quiet = printed(result)
+    assert quiet["alerts"] == [] and quiet["deliveries"] == []
+    assert_valid(CHECK, quiet)
+
+
+def test_check_json_with_a_failed_target_validates(watching, sink, run):
+    sink.status = 500
+    watching.serve(85)
+    result = run("--check", "--json")
+    assert result.code == 1
+    document = printed(result)
+    (delivery,) = document["deliveries"]
+    assert delivery["sent"] is True and delivery["ok"] is False and delivery["reason"]
+    assert document["pending"] == 1
+    assert_valid(CHECK, document)
+
+
+def test_check_json_on_a_failed_reading_validates(watching, grok, run):
+    grok.routes["/billing?format=credits"] = Reply(503)
+    result = run("--check", "--json")
+    assert result.code == 1
+    document = printed(result)
+    assert document["reading"]["error"]["kind"] == "http_error"
+    assert_valid(CHECK, document)
+
+
+def test_check_json_on_a_login_problem_validates(watching, sink, run):
+    watching.auth_path.unlink()
+    result = run("--check", "--json")
+    document = printed(result)
+    assert document["reading"]["error"]["kind"] == "not_logged_in"
+    assert [a["kind"] for a in document["alerts"]] == ["login"]
+    assert document["alerts"][0]["severity"] == "critical"
+    assert_valid(CHECK, document)
+
+
+def test_check_json_dry_run_validates(watching, sink, run):
+    watching.serve(85)
+    result = run("--check", "--dry-run", "--json")
+    assert result.code == 0, result.err
+    document = printed(result)
+    assert document["dry_run"] is True and document["state_saved"] is False
+    (delivery,) = document["deliveries"]
+    assert delivery["sent"] is False and delivery["ok"] is None
+    assert_valid(CHECK, document)
+
+
+def test_check_json_on_the_monthly_meter_validates(watching, grok, sink, run):
+    urls = json.dumps([sink.url()])
+    watching.write_config(
+        point_at(grok, extra='billing = "legacy"\n') + f"[notify]\nurls = {urls}\n"
+    )
+    grok.routes["/billing"] = Reply(json=MONTHLY_BODY)
+    result = run("--check", "--json")
+    assert result.code == 0, result.err
+    document = printed(result)
+    assert document["reading"]["meter"] == "monthly"
+    assert_valid(CHECK, document)
+
+
+def test_check_json_on_a_config_error_validates(watching, grok, run):
+    watching.write_config(point_at(grok) + "colour = 'red'\n")
+    result = run("--check", "--json")
+    assert result.code == 2
+    document = printed(result)
+    assert document["error"]["kind"] == "config"
+    assert_valid(CHECK, document)
+    watching.configure()
+    result = run("--check", "--json", "--state", str(watching.auth_path))
+    assert result.code == 2
+    refused = printed(result)
+    assert refused["error"]["kind"] == "state_refused"
+    assert_valid(CHECK, refused)
+
+
+# --- and the schemas do refuse -------------------------------------------------------------------
+
+
+def test_a_wrong_version_or_a_missing_field_fails_validation(watching, sink, run):
+    watching.serve(85)
+    check = printed(run("--check", "--json"))
+    reading = {"schema": 1, **check["reading"]}
+    error = {"schema": 1, "error": {"kind": "config", "message": "…"}}
+    assert_valid(STATUS, reading)
+    assert_valid(CHECK, check)
+    assert_valid(STATUS, error)
+
+    def without(document: dict[str, Any], *path: str | int) -> dict[str, Any]:
+        changed = copy.deepcopy(document)
+        parent: Any = changed
+        for key in path[:-1]:
+            parent = parent[key]
+        del parent[path[-1]]
+        return changed
+
+    for name, document in (
+        (STATUS, {**reading, "schema": 2}),
+        (STATUS, {**error, "schema": 2}),
+        (CHECK, {**check, "schema": 2}),
+        (STATUS, without(reading, "percent_used")),
+        (STATUS, without(reading, "schema")),  # only --check's reading leaves it out
+        (STATUS, without(reading, "period", "end")),
+        (STATUS, without(error, "error", "message")),
+        (STATUS, {**reading, "meter": "hourly"}),
+        (STATUS, {**reading, "read_at": "2026-11-26T09:10:00"}),  # no offset
+        (STATUS, {**reading, "percent_used": "83.4"}),
+        (CHECK, without(check, "state_saved")),
+        (CHECK, without(check, "reading", "read_at")),
+        (CHECK, without(check, "alerts", 0, "severity")),
+        (CHECK, without(check, "deliveries", 0, "ok")),
+        (CHECK, {**check, "pending": -1}),
+    ):
+        assert problem(name, document) is not None, document
+
+
+def test_added_fields_stay_valid(watching, sink, run):
+    """Compatible: a field added anywhere does not break a reader validating with schema 1."""
+    watching.serve(85)
+    check = printed(run("--check", "--json"))
+    check["new_field"] = 1
+    check["reading"]["period"]["new_field"] = "x"
+    check["alerts"][0]["new_field"] = None
+    assert problem(CHECK, check) is None
+
+
+@pytest.mark.parametrize("name", SCHEMA_FILES)
+def test_an_undescribed_field_is_caught(name):
+    document = {"schema": 1, "error": {"kind": "config", "message": "…", "hint": "?"}}
+    assert problem(name, document) is None
+    closed_schemas = {n: closed(s) for n, s in SCHEMAS.items()}
+    assert problem(name, document, closed_schemas) is not None
