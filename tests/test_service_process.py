@@ -208,3 +208,43 @@ def test_with_no_target_alerts_reach_the_journal_as_they_happen(ready, grok, tmp
         assert service.stop() == 0
     assert printed.startswith("[info] Grok Build: 50% of weekly credits used\n")
     assert "targets: none configured: alerts are printed here" in service.journal()[0]
+
+
+def test_the_service_serves_its_metrics_on_listen_and_a_taken_port_exits_2(
+    ready, grok, sink, tmp_path
+):
+    import urllib.request
+
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    port = blocker.getsockname()[1]
+    blocker.close()  # a free port, for the service
+    grok.routes[BILLING] = Reply(json=pool(85))
+    ready.write_config(
+        point_at(grok)
+        + f'[alerts]\nforecast = false\n[notify]\nurls = ["{sink.url()}"]\n'
+        + f'[export]\nlisten = "127.0.0.1:{port}"\n'
+    )
+    service = Service(ready, tmp_path)
+    try:
+        service.wait_for_notification("STATUS=85% used")
+        url = f"http://127.0.0.1:{port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        assert 'grok_usage_up{account="default"} 1\n' in text
+        assert 'grok_usage_credits_used_ratio{account="default",meter="pool"} 0.85\n' in text
+        assert 'grok_usage_alerts_delivered_total{account="default",severity="warning"} 1\n' in (
+            text
+        )
+        # A second service cannot have the port: one line, exit 2 (not restarted).
+        other = tmp_path / "other"
+        other.mkdir()
+        taken = Service(ready, other)
+        assert taken.process.wait(timeout=10) == 2
+        taken.stop()
+        assert any(
+            f"[export] listen: cannot listen on 127.0.0.1:{port}: Address already in use" in line
+            for line in taken.journal()
+        )
+    finally:
+        service.stop()
