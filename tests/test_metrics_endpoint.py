@@ -51,3 +51,15 @@ def test_it_serves_what_the_last_check_left(endpoint):
 )
 def test_what_counts_as_this_machine_only(host, loopback):
     assert is_loopback(host) is loopback
+
+
+def test_a_host_other_machines_reach_is_a_warning_at_start(caplog):
+    import logging
+
+    from watcher.service.loop import _serve_metrics
+
+    with caplog.at_level(logging.INFO, logger="watcher"):
+        for host in ("127.0.0.1", "0.0.0.0"):
+            _serve_metrics(host, 0).close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith("[export] listen = 0.0.0.0:0 is reachable")
