@@ -203,3 +203,11 @@ def test_the_login_named_is_the_one_the_reading_used(ready, grok, run):
     document = json.loads(run("--status", "--json").out)
     assert document["login"]["who"] == "bob@x.ai"
     assert document["login"]["renews_itself"] is False
+
+
+def test_nagios_judges_the_value_its_perfdata_shows(ready, grok, run):
+    """80.04 % is shown as 80.0 in the perfdata: inside `-w 80` (ends included), so OK."""
+    grok.routes["/billing?format=credits"] = Reply(json=pool_body(POOL_START, POOL_END, 80.04))
+    result = run("--nagios", "-w", "80", "-c", "95")
+    assert (result.code, result.out.split(" - ")[0]) == (0, "GROK USAGE OK")
+    assert "'used'=80.0%;80;95;0;100" in result.out

@@ -130,6 +130,7 @@ def test_an_unwritable_textfile_is_one_warning_not_a_failed_check(watching, sink
         (":9877", "needs a host and a port"),
         ("127.0.0.1", "needs a host and a port"),
         ("127.0.0.1:0", "needs a port from 1 to 65535"),
+        ("127.0.0.1:²", "needs a port from 1 to 65535"),  # a digit, but not an ASCII one
     ],
 )
 def test_listen_needs_a_host_and_a_port(tmp_path, listen, message):
@@ -156,3 +157,19 @@ def test_the_textfile_a_check_writes_passes_promtool_check_metrics(watching, sin
             [promtool(), "check", "metrics"], input=text, capture_output=True, text=True
         )
         assert result.returncode == 0 and result.stdout + result.stderr == "", result
+
+
+def test_a_check_that_cannot_save_its_state_still_writes_the_textfile(watching, sink, run):
+    from tests.test_state_safety import _block_saves
+
+    textfile = watching.root / "grok-usage.prom"
+    watching.configure(extra=f'[export]\ntextfile = "{textfile}"\n')
+    watching.serve(45)
+    assert run("--check").code == 0
+    textfile.unlink()
+    watching.serve(85)
+    _block_saves(state_file(watching))  # every save fails, even for root
+    result = run("--check")
+    assert result.code == 1 and "nothing sent: the state could not be saved" in result.out
+    got = samples(textfile.read_text())  # written all the same: what was read
+    assert got['grok_usage_credits_used_ratio{account="default",meter="pool"}'] == 0.85

@@ -281,9 +281,11 @@ def test_the_warning_output_line_by_line(ready, grok, plugin):
     [
         (79.9, "OK", "79%"),
         (80.0, "OK", "80%"),  # the guidelines' ranges include their end: documented
-        (80.05, "WARNING", "80%"),
+        (80.04, "OK", "80%"),  # judged as the perfdata shows it: 80.0
+        (80.1, "WARNING", "80%"),
         (95.0, "WARNING", "95%"),
-        (95.01, "CRITICAL", "95%"),
+        (95.04, "WARNING", "95%"),  # 95.0 in the perfdata: inside -c 95
+        (95.1, "CRITICAL", "95%"),
         (100.0, "CRITICAL", "100%"),
         (130.0, "CRITICAL", "130%"),
     ],

@@ -170,7 +170,10 @@ def run_check(
         if first_save is not None:
             report = report._replace(save_error=first_save.message)
             if remembered is None:
-                return report._replace(held=bool(state.pending))
+                report = report._replace(held=bool(state.pending))
+                if config.export.textfile is not None:
+                    export_textfile(config.export.textfile, report, now)
+                return report
             if remembered.unsaved is None:
                 alert = messages.state_alert(str(state_path), first_save.reason, clock())
                 state = state._replace(pending=(*state.pending, PendingAlert(alert)))

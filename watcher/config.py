@@ -185,7 +185,7 @@ def _listen(value: Any, where: str) -> tuple[str, int]:
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if not host:
         raise _Invalid(f'needs a host and a port, like "127.0.0.1:9877", got {text!r}')
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise _Invalid(f'needs a port from 1 to 65535, like "127.0.0.1:9877", got {text!r}')
     return host, int(port)
 

@@ -322,9 +322,12 @@ def judged(
     from watcher.status import outlook_now
 
     percent = usage.percent_used
-    if options.critical.alerts(percent):
+    # Judged as the perfdata shows it (one decimal): a graph or a monitoring system that
+    # compares the value with the ranges echoed beside it must come to the same state.
+    shown = round(percent, 1)
+    if options.critical.alerts(shown):
         verdict = CRITICAL
-    elif options.warning.alerts(percent):
+    elif options.warning.alerts(shown):
         verdict = WARNING
     else:
         verdict = OK
@@ -335,7 +338,7 @@ def judged(
         period.end, now, zone, "reset time unknown", "reset was due {when}", "resets {when}"
     )
     text = f"{whole_percent(percent)}% of {what} used, {reset}"
-    perfdata = [f"'used'={percent:.1f}%;{options.warning.text};{options.critical.text};0;100"]
+    perfdata = [f"'used'={shown:.1f}%;{options.warning.text};{options.critical.text};0;100"]
     elapsed = period_elapsed(period.start, period.end, now)
     if elapsed is not None:
         perfdata.append(f"'period_elapsed'={elapsed:.1f}%;;;0;100")

@@ -41,7 +41,9 @@ from watcher.errors import ConfigError, WatcherError
 if TYPE_CHECKING:
     import schedule
 
+    from watcher.check import CheckReport
     from watcher.config import Config
+    from watcher.core.model import State
     from watcher.service.metrics_endpoint import MetricsEndpoint
     from watcher.service.sd_notify import Notifier
 
@@ -213,9 +215,10 @@ class Service:
         self._logged = Logged()
         self._remembered = Remembered()  # goes on from memory when the state cannot be saved
         self.metrics: MetricsEndpoint | None = None  # [export] listen, set by run_service
+        self._last_state: State | None = None  # for /metrics when a check cannot run
 
     def check(self) -> None:
-        from watcher.check import CheckReport, run_check
+        from watcher.check import run_check
         from watcher.service.journal import describe_check
 
         outcome: CheckReport | str
@@ -236,12 +239,8 @@ class Service:
             outcome = f"unexpected error ({type(exc).__name__}); run with -v for details"
         finally:
             self._signals.checking = False
-        if self.metrics is not None and not isinstance(outcome, str):
-            from watcher.export import metrics_text
-
-            self.metrics.update(
-                metrics_text(outcome.observation, outcome.state, outcome.rules, datetime.now(UTC))
-            )
+        if self.metrics is not None:
+            self._update_metrics(outcome)
         line = describe_check(outcome, self._logged, datetime.now(UTC))
         self._logged = line.logged
         log.log(line.level, "%s", line.text)
@@ -256,6 +255,22 @@ class Service:
         elif unsaved is None and unsaved_before is not None and not isinstance(outcome, str):
             log.info("the state is saved again to %s", self._state_path)
 
+    def _update_metrics(self, outcome: CheckReport | str) -> None:
+        """What /metrics serves after a check. A check that could not run at all (the state
+        refused or locked, the config gone) is `up` 0 with the last figures' times: never the
+        previous reading's `up` 1, which would hide it from every rule."""
+        from watcher.core.model import State
+        from watcher.export import metrics_text
+
+        now = datetime.now(UTC)
+        if isinstance(outcome, str):
+            text = metrics_text(None, self._last_state or State(), self.config.alerts, now)
+        else:
+            self._last_state = outcome.state
+            text = metrics_text(outcome.observation, outcome.state, outcome.rules, now)
+        assert self.metrics is not None
+        self.metrics.update(text)
+
     def reload(self) -> float | None:
         """The new interval, or None when the new config is broken (the old one stays)."""
         from watcher.config import load_config
@@ -267,6 +282,11 @@ class Service:
         except ConfigError as error:
             log.error("%s; keeping the previous configuration", error.message)
             return None
+        if config.export.listen != self.config.export.listen:
+            log.warning(
+                "[export] listen changed: the metrics address changes at the next start "
+                "(systemctl --user restart grok-usage-watcher)"
+            )
         self.config = config
         log.info("configuration reloaded: %s", describe_watch(config, self._state_path))
         return config.schedule.interval.total_seconds()
