@@ -226,6 +226,7 @@ class World:
         self.grok.grants["refresh-1"] = Grant("access-2", refresh_token="refresh-2")
         self.grok.routes["/settings"] = Reply(json=SETTINGS)
         self.write_auth({ENTRY: cli_entry("access-1")})
+        self.textfile.parent.mkdir()
         self.configure()
 
     def close(self) -> None:
@@ -248,6 +249,11 @@ class World:
     @property
     def state_path(self) -> Path:
         return self.root / ".local" / "state" / "grok-usage-watcher" / "state.toml"
+
+    @property
+    def textfile(self) -> Path:
+        """The metrics a check writes for node_exporter (the directory is made at start)."""
+        return self.root / "metrics" / "grok-usage.prom"
 
     @property
     def state_dir(self) -> Path:
@@ -288,6 +294,8 @@ class World:
             "[notify]\n"
             f"urls = {json.dumps(urls)}\n"
             f"config = {json.dumps([str(path) for path in apprise_configs or []])}\n"
+            "[export]\n"
+            f'textfile = "{self.textfile}"\n'
         )
 
     def serve(self, percent: float) -> None:

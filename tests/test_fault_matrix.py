@@ -976,6 +976,7 @@ def observed_check(world: World, faulty: Faulty | None = None, killed: bool = Fa
     """One check, and what must hold after any check."""
     auth_before = auth_snapshot(world.auth_path)
     state_before = world.state_path.read_bytes() if world.state_path.exists() else None
+    textfile_before = world.textfile.stat().st_mtime_ns if world.textfile.exists() else None
     result = world.check(faulty)
     reference, world.auth_reference = world.auth_reference, None
 
@@ -990,9 +991,29 @@ def observed_check(world: World, faulty: Faulty | None = None, killed: bool = Fa
             assert len(result.out.splitlines()) == 1, describe(result)
     assert_auth_kept(world, auth_before, reference, result)
     assert_state_is_ours(world.state_path)
+    if not killed and result.code != 2 and faulty_command(faulty) == "--check":
+        assert_metrics_written(world, result, textfile_before)
     leftovers = sorted(p.name for p in world.state_dir.glob(".state.toml.*.tmp"))
     assert not leftovers, f"temporaries left beside the state: {leftovers}"
     return result
+
+
+def faulty_command(faulty: Faulty | None) -> str:
+    return faulty.command if faulty is not None else "--check"
+
+
+def assert_metrics_written(world: World, result: Result, before: int | None) -> None:
+    """Every check that ran wrote the metrics again (a failed reading and a check that could
+    not save its state too): `up` says whether it read, mode 0644, no temporary left."""
+    path = world.textfile
+    assert path.exists() and path.stat().st_mtime_ns != before, "the metrics were not written"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    text = path.read_text()
+    up = re.search(r'^grok_usage_up\{account="default"\} ([01])$', text, re.M)
+    assert up is not None, text
+    read = "grok_usage_credits_used_ratio{" in text
+    assert (up.group(1) == "1") == read, text
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
 
 
 def auth_snapshot(path: Path) -> tuple[Any, ...]:
