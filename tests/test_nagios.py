@@ -192,16 +192,7 @@ def icinga(home: Home):  # type: ignore[no-untyped-def]
     (the system kills a plugin that overruns it), stdout and the exit code read."""
 
     def invoke(*argv: str, kill_after: float = 30.0) -> Check:
-        started = time.monotonic()
-        done = subprocess.run(
-            [sys.executable, "-m", "watcher.nagios", *argv],
-            env=_icinga_env(),
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=kill_after,
-        )
-        check = Check(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+        check = Check(*_raw(*argv, kill_after=kill_after))
         check.assert_valid()
         return check
 
@@ -440,7 +431,8 @@ def test_version_exits_unknown(home, flag):
     assert (code, out) == (3, f"check_grok_usage {__version__} (grok-usage-watcher)\n")
 
 
-def _raw(*argv: str) -> tuple[int, str, str, float]:
+def _raw(*argv: str, kill_after: float = 30.0) -> tuple[int, str, str, float]:
+    """The plugin as a child process: (exit code, stdout, stderr, seconds taken)."""
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "watcher.nagios", *argv],
@@ -448,7 +440,7 @@ def _raw(*argv: str) -> tuple[int, str, str, float]:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=kill_after,
     )
     return done.returncode, done.stdout, done.stderr, time.monotonic() - started
 

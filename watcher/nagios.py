@@ -40,7 +40,7 @@ from watcher import __version__, critical
 from watcher.core.ranges import Range, RangeError, parse_range
 from watcher.critical import StopRequested
 from watcher.errors import LoginProblem, NetworkFailure, RefreshNetworkFailure, WatcherError
-from watcher.paths import home_directory
+from watcher.paths import cache_home
 
 if TYPE_CHECKING:  # the reading's modules load once the arguments are good
     from watcher.config import Config
@@ -423,11 +423,6 @@ def file_owner(path: Path) -> int | None:
 
 
 # --- the plan cache ----------------------------------------------------------------------------
-
-
-def cache_home(environ: Mapping[str, str]) -> Path:
-    """$XDG_CACHE_HOME, else ~/.cache."""
-    return Path(environ.get("XDG_CACHE_HOME") or home_directory(environ) / ".cache")
 
 
 def plan_cache_path(environ: Mapping[str, str]) -> Path:

@@ -24,6 +24,11 @@ def state_home(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("XDG_STATE_HOME") or home_directory(environ) / ".local" / "state")
 
 
+def cache_home(environ: Mapping[str, str]) -> Path:
+    """$XDG_CACHE_HOME, else ~/.cache."""
+    return Path(environ.get("XDG_CACHE_HOME") or home_directory(environ) / ".cache")
+
+
 def default_config_path(environ: Mapping[str, str]) -> Path:
     return config_home(environ) / "grok-usage-watcher" / "config.toml"
 
