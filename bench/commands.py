@@ -4,7 +4,10 @@ requests-based reading pays):
 
 - `--status`;
 - `--check` with nothing to send (the steady state: state file present, plan cached);
-- `--check` that sends one alert (to a json:// webhook sink on loopback).
+- `--check` that sends one alert (to a json:// webhook sink on loopback);
+- `--check` with nothing to send watching one and three logins (`[[accounts]]`): what each
+  login after the first adds (one request on the check's HTTP session; no import, no new
+  connection).
 
     .venv/bin/python bench/commands.py [--runs 30] [--exe PATH]
 
@@ -65,9 +68,9 @@ def measure(argv: list[str], env: dict[str, str]) -> Sample:
 
 def paired(
     name: str, floor: list[str], command: Callable[[int], list[str]], bench: Bench, runs: int
-) -> list[Sample]:
+) -> tuple[list[Sample], list[Sample]]:
     """Times `runs` pairs (the floor, then the command for that run), prints the command's row
-    and returns the floor's samples."""
+    and returns the floor's samples and the command's."""
     alerts = len(bench.sink.received)
     floors: list[Sample] = []
     commands: list[Sample] = []
@@ -83,7 +86,7 @@ def paired(
         f" {statistics.median(ratios):5.2f}x ({low:.2f}-{high:.2f})"
         f" {max(c[1] for c in commands):5.1f} MiB  {exits:<4} {len(bench.sink.received) - alerts}"
     )
-    return floors
+    return floors, commands
 
 
 def main() -> None:
@@ -108,11 +111,32 @@ def main() -> None:
         print(HEADER)
         floors: list[Sample] = []
 
-        def row(name: str, command: Callable[[int], list[str]]) -> None:
-            floors.extend(paired(name, floor, command, bench, runs))
+        def row(name: str, command: Callable[[int], list[str]]) -> list[Sample]:
+            floor_samples, samples = paired(name, floor, command, bench, runs)
+            floors.extend(floor_samples)
+            return samples
 
         row("--status", lambda run: [exe, "--status"])
         row("--check, nothing to send", lambda run: [exe, "--check"])
+        watched = {}
+        for count in (1, 3):
+            watched[count] = [exe, "--check", "--config", str(bench.accounts_config(count))]
+            watched[count] += ["--state", str(bench.root / f"accounts-{count}.state.toml")]
+            measure(watched[count], bench.env)  # warm: state written, plans cached
+        one = row("--check, 1 account", lambda run: watched[1])
+        three = row("--check, 3 accounts", lambda run: watched[3])
+        # What each login after the first adds: 1 and 3 accounts timed back to back.
+        extra = []
+        for _ in range(runs):
+            single = measure(watched[1], bench.env)[0]
+            extra.append((measure(watched[3], bench.env)[0] - single) / 2 * 1000)
+        low, _, high = statistics.quantiles(extra, n=4) if runs > 1 else extra * 3
+        print(
+            f"(each login after the first: {statistics.median(extra):+.1f} ms, 25-75 % "
+            f"{low:+.1f}..{high:+.1f} ms, from {runs} back-to-back pairs; medians above "
+            f"{statistics.median(s[0] for s in one) * 1000:.1f} and "
+            f"{statistics.median(s[0] for s in three) * 1000:.1f} ms)"
+        )
         bench.serve(55)
         # A fresh state per run: the 50 % alert is due every time.
         row("--check, sending one alert", lambda run: [exe, "--check", "--state", fresh(run)])

@@ -29,6 +29,22 @@ class Bench(NamedTuple):
     def serve(self, percent: float, **reply: object) -> None:
         self.server.routes["/billing?format=credits"] = Reply(json=pool(percent), **reply)
 
+    def accounts_config(self, count: int) -> Path:
+        """A config watching `count` logins ([[accounts]]), each in a Grok home of its own
+        with its own token and identity; the first is ~/.grok."""
+        text = (self.root / ".config" / "grok-usage-watcher" / "config.toml").read_text()
+        for number in range(1, count + 1):
+            home = self.root / (".grok" if number == 1 else f".grok-{number}")
+            home.mkdir(exist_ok=True)
+            token = f"access-{number}"
+            entry = cli_entry(token, refresh=f"refresh-{number}", user_id=f"user-{number}")
+            (home / "auth.json").write_text(json.dumps({ENTRY: entry}))
+            self.server.accepted_tokens.add(token)
+            text += f'[[accounts]]\nname = "login{number}"\ngrok_home = "{home}"\n'
+        path = self.root / f"accounts-{count}.toml"
+        path.write_text(text)
+        return path
+
 
 @contextmanager
 def bench_home(extra_config: str = "") -> Iterator[Bench]:

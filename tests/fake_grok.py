@@ -40,6 +40,7 @@ class Recorded:
     headers: dict[str, str]
     form: dict[str, str]
     at: float = field(default_factory=time.monotonic)  # when it arrived
+    port: int = 0  # the client's port: one connection, one port
 
 
 @dataclass
@@ -63,6 +64,8 @@ class _QuietServer(ThreadingHTTPServer):
 class FakeGrok:
     def __init__(self) -> None:
         self.routes: dict[str, Reply] = {}
+        # What one access token's requests get instead of `routes` (another login's usage).
+        self.token_routes: dict[str, dict[str, Reply]] = {}
         self.accepted_tokens: set[str] = set()
         self.grants: dict[str, Grant] = {}
         self.token_reply: Reply | None = None  # overrides grants (e.g. a 503)
@@ -129,7 +132,15 @@ class FakeGrok:
         raw = handler.rfile.read(length) if length else b""
         form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
         with self._lock:
-            self.requests.append(Recorded(method, handler.path, dict(handler.headers), form))
+            self.requests.append(
+                Recorded(
+                    method,
+                    handler.path,
+                    dict(handler.headers),
+                    form,
+                    port=handler.client_address[1],
+                )
+            )
         if handler.path == "/oauth2/token":
             reply = self._token(form)
         else:
@@ -161,7 +172,8 @@ class FakeGrok:
         if not authorization.startswith("Bearer ") or token not in self.accepted_tokens:
             return Reply(401, json={"error": "unauthorized"})
         path = handler.path.removeprefix("/v1")
-        return self.routes.get(path, Reply(404, json={"error": "not found"}))
+        own = self.token_routes.get(token, {})
+        return own.get(path) or self.routes.get(path, Reply(404, json={"error": "not found"}))
 
     def _send(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         try:

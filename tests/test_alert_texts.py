@@ -10,6 +10,7 @@ import pytest
 
 from tests.core_values import T0, WEEK, usage
 from watcher.core import messages
+from watcher.core.addressing import Addressee, addressed
 from watcher.core.formatting import format_local_time
 from watcher.core.model import Alert
 from watcher.core.pace import Forecast
@@ -158,6 +159,47 @@ GOLDEN: list[tuple[str, Alert, str, str, str]] = [
         "Grok Build: usage readable again",
         "Usage is readable again after failing since Sun 22 Nov 07:00 CET: 83% of your "
         f"weekly credits used; {RESET}.",
+    ),
+    (
+        "account-another-login",
+        messages.other_login_alert("a@example.com", NOW),
+        "info",
+        "Grok Build: now watching another login",
+        "Now watching another login, a@example.com: the login file holds another Grok login "
+        "than before, so its thresholds and pace start afresh.",
+    ),
+    # Several logins: every alert names its account; a login alert adds the command that
+    # logs that account's Grok home in.
+    (
+        "threshold-80-named",
+        addressed(messages.threshold_alert(80, U, NOW, BERLIN), Addressee("work", ("work",))),
+        "warning",
+        "Grok Build (work): 80% of weekly credits used",
+        f"work: You have used 83% of your Grok Build weekly credits; {RESET}. "
+        "Consider saving heavy tasks for after the reset.",
+    ),
+    (
+        "login-named-with-its-command",
+        addressed(
+            messages.login_alert("Grok auth expired. Run `grok login` again.", NOW),
+            Addressee("work", ("work",), fix="GROK_HOME=~/.grok-work grok login"),
+        ),
+        "critical",
+        "Grok Build (work): run grok login",
+        "work: Grok auth expired. Run `grok login` again. Until then usage cannot be watched. "
+        "For this login: `GROK_HOME=~/.grok-work grok login`.",
+    ),
+    (
+        "token-expiry-one-login-under-two-names",
+        addressed(
+            messages.token_expiry_alert(NOW + timedelta(hours=5), NOW, BERLIN),
+            Addressee("work", ("work", "laptop"), fix="GROK_HOME=~/.grok-work grok login"),
+        ),
+        "warning",
+        "Grok Build (work, laptop): login expires soon",
+        "work, laptop: Your Grok CLI login expires Sun 22 Nov 14:00 CET (in 5 h 0 min) and has "
+        "no refresh token to renew it. Run `grok login` before then. For this login: "
+        "`GROK_HOME=~/.grok-work grok login`.",
     ),
 ]
 

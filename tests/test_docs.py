@@ -1,7 +1,8 @@
 """README and `--help` against the code, so that neither can fall behind it.
 
 Everything is read live: the flags from what the real parser prints for `--help`, the exit
-codes from `watcher/cli.py`'s EXIT_* constants, the config keys from `_SCHEMA`, the environment
+codes from `watcher/cli.py`'s EXIT_* constants, the config keys from `_SCHEMA` (and an
+`[[accounts]]` table's from `_ACCOUNT_KEYS`), the environment
 variables from the code that reads them. A flag added to the parser fails here until README
 mentions it; a command README shows fails here when the real parser (and `main`'s checks of
 which flag goes with which mode) would refuse it. Each checker is also tried on a text it must
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from watcher import cli
-from watcher.config import _SCHEMA, load_config
+from watcher.config import _ACCOUNT_KEYS, _SCHEMA, load_config
 from watcher.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -232,12 +233,19 @@ def readme_marked_block(document: str, marker: str) -> list[str] | None:
 
 
 def config_keys_shown(document: str) -> dict[str, set[str]]:
+    """Section -> the keys README's TOML blocks give it; `[[accounts]]` is a list of tables."""
     shown: dict[str, set[str]] = {}
     for _, language, lines in fenced_blocks(document):
         if language == "toml":
-            for name, table in tomllib.loads("\n".join(lines)).items():
-                shown.setdefault(name, set()).update(table)
+            for name, value in tomllib.loads("\n".join(lines)).items():
+                for table in value if isinstance(value, list) else [value]:
+                    shown.setdefault(name, set()).update(table)
     return shown
+
+
+def config_keys() -> dict[str, set[str]]:
+    """Section -> every key the config may give it."""
+    return {**{name: set(keys) for name, keys in _SCHEMA.items()}, "accounts": set(_ACCOUNT_KEYS)}
 
 
 # -- README and --help against the code -----------------------------------------------------
@@ -288,7 +296,8 @@ def test_environment_variables_are_the_same_in_the_code_help_and_readme(monkeypa
 
 def test_every_config_key_is_shown_in_the_readme():
     shown = config_keys_shown(README)
-    schema = {name: set(keys) for name, keys in _SCHEMA.items()}
+    schema = config_keys()
+    assert schema["accounts"] >= {"name", "grok_home", "auth_file", "targets"}
     assert {name: keys - shown.get(name, set()) for name, keys in schema.items()} == {
         name: set() for name in schema
     }
@@ -381,6 +390,17 @@ def test_a_config_key_left_out_is_caught():
         "api_base",
         "token_url",
         "timeout_seconds",
+    }
+    accounts = config_keys_shown(
+        "```toml\n[[accounts]]\nname = 'a'\ngrok_home = '~/a'\n"
+        "[[accounts]]\nname = 'b'\nauth_file = '/b'\n```\n"
+    )
+    assert accounts == {"accounts": {"name", "grok_home", "auth_file"}}
+    assert config_keys()["accounts"] - accounts["accounts"] == {
+        "thresholds",
+        "rearm_below",
+        "forecast",
+        "targets",
     }
 
 

@@ -14,7 +14,7 @@ from tests.test_check import state_file
 from watcher import __version__
 from watcher.core.evaluate import evaluate
 from watcher.core.model import Severity, State, TokenInfo
-from watcher.export import metrics_text
+from watcher.export import AccountMetrics, metrics_text
 
 HOUR = timedelta(hours=1)
 SAMPLE = re.compile(r"^([a-z_]+)(\{[^}]*\})? (\S+)$")
@@ -40,7 +40,9 @@ def test_a_reading_gives_every_usage_gauge_as_ratios():
     for i, percent in enumerate((10, 20, 30, 40)):
         now = T0 + (i + 1) * 6 * HOUR
         state = evaluate(reading(percent, token=token), state, PACE_RULES, now).state
-    text = metrics_text(reading(40, token=token), state, PACE_RULES, now)
+    text = metrics_text(
+        [AccountMetrics("default", reading(40, token=token), state, PACE_RULES)], now
+    )
     got = samples(text)
     usage = '{account="default",meter="pool"}'
     assert got[f"grok_usage_credits_used_ratio{usage}"] == 0.4
@@ -60,7 +62,7 @@ def test_a_reading_gives_every_usage_gauge_as_ratios():
 
 def test_a_failed_reading_leaves_the_usage_gauges_out_and_says_down():
     state = evaluate(reading(40), State(), RULES, T0 + HOUR).state
-    text = metrics_text(NETWORK, state, RULES, T0 + 2 * HOUR)
+    text = metrics_text([AccountMetrics("default", NETWORK, state, RULES)], T0 + 2 * HOUR)
     got = samples(text)
     assert got['grok_usage_up{account="default"}'] == 0
     assert not [name for name in got if "credits_used" in name or "period_" in name]
@@ -71,7 +73,7 @@ def test_a_failed_reading_leaves_the_usage_gauges_out_and_says_down():
 
 def test_the_delivered_counter_counts_each_alert_once_by_severity():
     state = State()._replace(delivered=State().delivered.plus_one(Severity.WARNING))
-    got = samples(metrics_text(reading(40), state, RULES, T0))
+    got = samples(metrics_text([AccountMetrics("default", reading(40), state, RULES)], T0))
     assert got['grok_usage_alerts_delivered_total{account="default",severity="warning"}'] == 1
     assert got['grok_usage_alerts_delivered_total{account="default",severity="critical"}'] == 0
 
@@ -152,7 +154,10 @@ def test_the_textfile_a_check_writes_passes_promtool_check_metrics(watching, sin
     watching.configure(extra=f'[export]\ntextfile = "{textfile}"\n')
     watching.serve(85)
     assert run("--check").code == 0
-    for text in (textfile.read_text(), metrics_text(NETWORK, State(), RULES, T0)):
+    for text in (
+        textfile.read_text(),
+        metrics_text([AccountMetrics("default", NETWORK, State(), RULES)], T0),
+    ):
         result = subprocess.run(
             [promtool(), "check", "metrics"], input=text, capture_output=True, text=True
         )

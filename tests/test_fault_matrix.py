@@ -411,6 +411,14 @@ def far_future_login_verbose(world: World) -> Iterator[Faulty]:
 MISSING_CONFIG = "no-such-config.toml"
 
 
+def flags(*argv: str) -> Fault:
+    @contextlib.contextmanager
+    def fault(world: World) -> Iterator[Faulty]:
+        yield Faulty(argv=argv)
+
+    return fault
+
+
 @contextlib.contextmanager
 def config_flag_missing(world: World) -> Iterator[Faulty]:
     yield Faulty(argv=("--config", str(world.root / MISSING_CONFIG)))
@@ -833,6 +841,79 @@ ROWS = [
             "config-wrong-type",
             config_text(lambda text: text.replace("forecast = false", 'forecast = "no"')),
             lambda w: f"{w.config_path}: [alerts] forecast: expected true or false, got 'no'",
+        )
+    ),
+    # Several logins ([[accounts]]): each mistake one line, before anything is read or saved.
+    row(
+        config_error(
+            "accounts-duplicate-name",
+            config_text(
+                lambda text: (
+                    text
+                    + '[[accounts]]\nname = "work"\ngrok_home = "~/.grok"\n'
+                    + '[[accounts]]\nname = "Work"\ngrok_home = "~/.grok-work"\n'
+                )
+            ),
+            lambda w: f'{w.config_path}: [[accounts]] "Work": a second account named "work"',
+        )
+    ),
+    row(
+        config_error(
+            "accounts-one-file-twice",
+            config_text(
+                lambda text: (
+                    text
+                    + '[[accounts]]\nname = "a"\ngrok_home = "~/.grok"\n'
+                    + '[[accounts]]\nname = "b"\nauth_file = "~/.grok/auth.json"\n'
+                )
+            ),
+            lambda w: (
+                f'{w.config_path}: [[accounts]] "b": reads the same login file as "a" '
+                f"({w.auth_path})"
+            ),
+        )
+    ),
+    row(
+        config_error(
+            "accounts-beside-grok-auth-file",
+            config_text(
+                lambda text: (
+                    text.replace("[alerts]", 'auth_file = "~/.grok/auth.json"\n[alerts]')
+                    + '[[accounts]]\nname = "a"\ngrok_home = "~/.grok"\n'
+                )
+            ),
+            lambda w: (
+                f"{w.config_path}: [grok] auth_file cannot be used with [[accounts]]: give each "
+                "account its grok_home or auth_file"
+            ),
+        )
+    ),
+    row(
+        config_error(
+            "accounts-unknown-key",
+            config_text(lambda text: text + '[[accounts]]\nname = "a"\ngork_home = "~/.grok"\n'),
+            lambda w: (
+                f"{w.config_path}: [[accounts]] #1 gork_home: unknown key (did you mean grok_home?)"
+            ),
+        )
+    ),
+    row(
+        config_error(
+            "accounts-targets-reach-nothing",
+            config_text(
+                lambda text: (
+                    text + '[[accounts]]\nname = "a"\ngrok_home = "~/.grok"\ntargets = ["work"]\n'
+                )
+            ),
+            '[[accounts]] "a" targets: no target carries the tag work (nor always): its alerts '
+            "would go nowhere",
+        )
+    ),
+    row(
+        config_error(
+            "check-account-unknown",
+            flags("--account", "nope"),
+            "--account nope: no such account (the config has: default)",
         )
     ),
     # The state file.

@@ -22,8 +22,18 @@ from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
 import watcher
-from tests.conftest import MONTHLY_BODY, POOL_END, POOL_START, point_at, pool_body
-from tests.fake_grok import Reply
+from tests.conftest import (
+    ENTRY,
+    MONTHLY_BODY,
+    POOL_END,
+    POOL_START,
+    Home,
+    cli_entry,
+    point_at,
+    pool_body,
+)
+from tests.fake_grok import FakeGrok, Reply
+from watcher.config import ACCOUNT_NAME
 from watcher.core.model import METERS, AlertKind, Severity
 from watcher.core.outlook import OutlookKind
 from watcher.errors import WatcherError
@@ -52,12 +62,16 @@ def registry(schemas: dict[str, dict[str, Any]]) -> Registry[Any]:
     )
 
 
+OPEN = ("additionalProperties", "unevaluatedProperties")
+
+
 def closed(node: Any) -> Any:
-    """The schemas with every object closed (`additionalProperties: false`): a document that
-    passes these prints no field its schema does not describe."""
+    """The schemas with every object closed (`additionalProperties: false`, and
+    `unevaluatedProperties: false` on an object made of parts, e.g. a reading and an account's
+    name): a document that passes these prints no field its schema does not describe."""
     if isinstance(node, dict):
         return {
-            key: (False if key == "additionalProperties" and value is True else closed(value))
+            key: (False if key in OPEN and value is True else closed(value))
             for key, value in node.items()
         }
     if isinstance(node, list):
@@ -158,6 +172,9 @@ def test_the_known_values_are_the_codes_own():
     reading = defs["reading"]["properties"]
     assert reading["meter"]["enum"] == list(METERS)
     assert defs["pace"]["properties"]["verdict"]["enum"] == list(get_args(OutlookKind))
+    assert defs["accountName"]["pattern"] == f"^{ACCOUNT_NAME.pattern}$"
+    # The named-logins form has none of the reading's fields at its top: all of them.
+    assert defs["namedStatus"]["propertyNames"]["not"]["enum"] == defs["reading"]["required"]
     alert = SCHEMAS[CHECK]["$defs"]["alert"]["properties"]
     assert alert["severity"]["enum"] == [s.label for s in Severity]
     # Open sets: plain strings whose known values are listed, each in the description too.
@@ -319,7 +336,137 @@ def test_check_json_on_a_config_error_validates(watching, grok, run):
     assert_valid(CHECK, refused)
 
 
+# --- several logins: [[accounts]] ---------------------------------------------------------------
+
+NAMED = '[[accounts]]\nname = "personal"\ngrok_home = "~/.grok"\n'
+NAMED += '[[accounts]]\nname = "work"\ngrok_home = "~/.grok-work"\n'
+
+
+@pytest.fixture
+def named(ready: Home, grok: FakeGrok, sink: Any) -> Home:
+    """Two named logins, `personal` (~/.grok, the conftest's) and `work` (~/.grok-work, another
+    user), both read from the fake server; alerts go to the webhook sink."""
+    work = ready.root / ".grok-work" / "auth.json"
+    work.parent.mkdir()
+    work.write_text(
+        json.dumps({ENTRY: cli_entry("access-2", refresh="refresh-2", user_id="user-2")})
+    )
+    work.chmod(0o600)
+    grok.accepted_tokens.add("access-2")
+    urls = json.dumps([sink.url()])
+    ready.write_config(point_at(grok) + f"[notify]\nurls = {urls}\n" + NAMED)
+    ready.work_auth_path = work  # type: ignore[attr-defined]
+    return ready
+
+
+def test_status_json_of_one_login_also_lists_it_as_the_default_account(ready, run):
+    document = printed(run("--status", "--json"))
+    (account,) = document["accounts"]
+    assert account["name"] == "default" and account["names"] == ["default"]
+    top = {k: v for k, v in document.items() if k not in ("schema", "accounts")}
+    assert {k: v for k, v in account.items() if k not in ("name", "names")} == top
+    assert_valid(STATUS, document)
+
+
+def test_status_json_with_named_logins_validates(named, run):
+    result = run("--status", "--json")
+    assert result.code == 0, result.err
+    document = printed(result)
+    assert set(document) == {"schema", "accounts"}  # no reading at the top
+    assert [(a["name"], a["names"]) for a in document["accounts"]] == [
+        ("personal", ["personal"]),
+        ("work", ["work"]),
+    ]
+    assert all(a["meter"] == "pool" and a["login"] for a in document["accounts"])
+    assert_valid(STATUS, document)
+
+
+def test_status_json_with_a_named_login_that_cannot_be_read_validates(named, run):
+    named.work_auth_path.unlink()
+    result = run("--status", "--json")
+    assert result.code == 1
+    document = printed(result)
+    personal, work = document["accounts"]
+    assert personal["name"] == "personal" and personal["percent_used"] == 83.4
+    assert work == {
+        "name": "work",
+        "names": ["work"],
+        "error": {"kind": "not_logged_in", "message": work["error"]["message"]},
+    }
+    assert_valid(STATUS, document)
+
+
+def test_status_json_with_two_names_for_one_login_validates(named, run):
+    """`work`'s file holds the same user as `personal`'s: read once, under both names."""
+    named.work_auth_path.write_text(json.dumps({ENTRY: cli_entry("access-2", refresh="refresh-2")}))
+    result = run("--status", "--json")
+    assert result.code == 0, result.err
+    document = printed(result)
+    (account,) = document["accounts"]
+    assert account["name"] == "personal" and account["names"] == ["personal", "work"]
+    assert_valid(STATUS, document)
+
+
+def test_check_json_with_named_logins_validates(named, run):
+    result = run("--check", "--json")
+    assert result.code == 0, result.err
+    document = printed(result)
+    assert "reading" not in document
+    personal, work = document["accounts"]
+    assert [personal["name"], work["name"]] == ["personal", "work"]
+    assert personal["reading"]["meter"] == work["reading"]["meter"] == "pool"
+    assert personal["alerts"] and work["alerts"]
+    assert document["alerts"] == personal["alerts"] + work["alerts"]
+    assert document["pending"] == personal["pending"] + work["pending"] == 0
+    (delivery,) = document["deliveries"]
+    assert delivery["ok"] is True and document["state_saved"] is True
+    assert_valid(CHECK, document)
+
+
+def test_check_json_with_a_named_login_that_cannot_be_read_validates(named, run):
+    named.work_auth_path.unlink()
+    result = run("--check", "--json")
+    document = printed(result)
+    personal, work = document["accounts"]
+    assert "read_at" in personal["reading"]
+    assert work["reading"]["error"]["kind"] == "not_logged_in"
+    assert [a["kind"] for a in work["alerts"]] == ["login"]
+    assert_valid(CHECK, document)
+
+
+def test_check_json_dry_run_with_named_logins_validates(named, run):
+    result = run("--check", "--dry-run", "--json")
+    assert result.code == 0, result.err
+    document = printed(result)
+    assert document["dry_run"] is True and document["state_saved"] is False
+    assert "reading" not in document and len(document["accounts"]) == 2
+    (delivery,) = document["deliveries"]
+    assert delivery["sent"] is False and delivery["ok"] is None
+    assert document["pending"] == sum(a["pending"] for a in document["accounts"])
+    assert_valid(CHECK, document)
+
+
 # --- and the schemas do refuse -------------------------------------------------------------------
+
+
+def without(document: dict[str, Any], *path: str | int) -> dict[str, Any]:
+    """A copy of the document without the field at `path`."""
+    changed = copy.deepcopy(document)
+    parent: Any = changed
+    for key in path[:-1]:
+        parent = parent[key]
+    del parent[path[-1]]
+    return changed
+
+
+def replaced(document: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    """A copy of the document with `value` at `path`."""
+    changed = copy.deepcopy(document)
+    parent: Any = changed
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = value
+    return changed
 
 
 def test_a_wrong_version_or_a_missing_field_fails_validation(watching, sink, run):
@@ -330,14 +477,6 @@ def test_a_wrong_version_or_a_missing_field_fails_validation(watching, sink, run
     assert_valid(STATUS, reading)
     assert_valid(CHECK, check)
     assert_valid(STATUS, error)
-
-    def without(document: dict[str, Any], *path: str | int) -> dict[str, Any]:
-        changed = copy.deepcopy(document)
-        parent: Any = changed
-        for key in path[:-1]:
-            parent = parent[key]
-        del parent[path[-1]]
-        return changed
 
     for name, document in (
         (STATUS, {**reading, "schema": 2}),
@@ -355,6 +494,51 @@ def test_a_wrong_version_or_a_missing_field_fails_validation(watching, sink, run
         (CHECK, without(check, "alerts", 0, "severity")),
         (CHECK, without(check, "deliveries", 0, "ok")),
         (CHECK, {**check, "pending": -1}),
+    ):
+        assert problem(name, document) is not None, document
+
+
+def test_the_named_and_the_one_login_forms_do_refuse(named, grok, run):
+    """With [[accounts]] the reading is in each entry, never half at the top; without, the
+    whole reading is still required at the top, `accounts` or not."""
+    named.work_auth_path.unlink()
+    status = printed(run("--status", "--json"))
+    check = printed(run("--check", "--json"))
+    assert_valid(STATUS, status)
+    assert_valid(CHECK, check)
+    named.write_config(point_at(grok))  # one unnamed login again
+    one = printed(run("--status", "--json"))
+    one_check = printed(run("--check", "--dry-run", "--json"))
+    assert_valid(STATUS, one)
+    assert_valid(CHECK, one_check)
+    # Documents of versions that watched one login only (no `accounts`) are still schema 1.
+    assert_valid(STATUS, without(one, "accounts"))
+    assert_valid(CHECK, without(one_check, "accounts"))
+
+    reading = {k: v for k, v in one.items() if k not in ("schema", "accounts")}
+    for name, document in (
+        (STATUS, without(status, "accounts", 0, "name")),
+        (STATUS, without(status, "accounts", 1, "names")),
+        (STATUS, without(status, "accounts", 0, "percent_used")),
+        (STATUS, without(status, "accounts", 1, "error", "kind")),
+        (STATUS, without(status, "accounts")),
+        (STATUS, {**status, "accounts": []}),
+        (STATUS, without({**status, **reading}, "percent_used")),  # half a reading at the top
+        (STATUS, {**status, "read_at": one["read_at"]}),  # a reading at the top is whole
+        (STATUS, replaced(status, ("accounts", 0, "name"), "my account")),  # not a name
+        (STATUS, replaced(status, ("accounts", 0, "names"), [])),
+        (STATUS, without(one, "percent_used")),  # `accounts` does not excuse the reading
+        (STATUS, without(without(one, "read_at"), "percent_used")),
+        (STATUS, without(one, "accounts", 0, "name")),
+        (STATUS, {**one, "accounts": one["accounts"] * 2}),  # one unnamed login: one entry
+        (CHECK, without(check, "accounts")),  # no reading at the top: accounts say it
+        (CHECK, without(check, "accounts", 0, "pending")),
+        (CHECK, without(check, "accounts", 1, "reading", "error")),
+        (CHECK, without(check, "accounts", 1, "alerts", 0, "severity")),
+        (CHECK, without(check, "accounts", 0, "reading", "login")),
+        (CHECK, replaced(check, ("accounts", 0, "name"), "")),
+        (CHECK, without(without(one_check, "reading"), "accounts")),
+        (CHECK, without(one_check, "reading", "percent_used")),
     ):
         assert problem(name, document) is not None, document
 

@@ -47,7 +47,9 @@ REPO = Path(__file__).resolve().parent.parent
 STATES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
 NOT_LOGGED_IN = "Grok not logged in. Run `grok login`."
 EXPIRED = "Grok auth expired. Run `grok login` again."
-USAGE_LINE = "Usage: check_grok_usage [-w RANGE] [-c RANGE] [-t SECONDS] [-v] [-h] [-V]"
+USAGE_LINE = (
+    "Usage: check_grok_usage [-w RANGE] [-c RANGE] [-t SECONDS] [--account NAME] [-v] [-h] [-V]"
+)
 NOBODY = 65534
 CREDITS = "/billing?format=credits"
 
@@ -405,6 +407,8 @@ def test_the_config_applies_its_grok_settings(ready, grok, plugin):
         (("-w",), "argument -w/--warning: expected one argument"),
         (("--warn", "80"), "unrecognized arguments"),  # no abbreviations
         (("extra",), "unrecognized arguments: extra"),
+        (("--account",), "argument --account: expected one argument"),
+        (("--account", "a", "--account=b"), "--account: one per check, got 'a', 'b'"),
     ],
 )
 def test_a_bad_argument_is_unknown_with_the_usage(ready, grok, icinga, argv, why):
@@ -421,7 +425,13 @@ def test_help_exits_unknown_as_the_guidelines_say_and_overrides_the_rest(home, f
     assert check.code == 3
     assert USAGE_LINE in check.lines
     assert "exactly 80.0 %" in check.out
-    for option in ("--warning=RANGE", "--critical=RANGE", "--timeout=SECONDS", "--verbose"):
+    for option in (
+        "--warning=RANGE",
+        "--critical=RANGE",
+        "--timeout=SECONDS",
+        "--account=NAME",
+        "--verbose",
+    ):
         assert option in check.out
 
 
@@ -618,15 +628,24 @@ def test_without_a_state_it_creates_none(ready, grok, plugin):
     assert not (ready.root / ".local").exists()
 
 
-def _save_flat_samples(home: Home) -> None:
-    """A state whose pool samples say usage has stood at 83.4 % for the last five hours."""
+def _save_samples(home: Home, **rates: float) -> None:
+    """A state whose pool samples say, for each account named, that usage has risen `rate`
+    points an hour over the last five hours to the 83.4 % served now."""
     from watcher.core.model import MeterHistory, PeriodState, Sample, State
     from watcher.state_file import save_state
 
     now = datetime.now(UTC)
-    samples = tuple(Sample(now - timedelta(hours=h), 83.4) for h in range(5, 0, -1))
-    period = PeriodState(POOL_START, POOL_END, "weekly", samples=samples)
-    save_state(state_file(home), State(pool=MeterHistory(period=period), meter="pool"))
+    histories = {}
+    for account, rate in rates.items():
+        samples = tuple(Sample(now - timedelta(hours=h), 83.4 - rate * h) for h in range(5, 0, -1))
+        period = PeriodState(POOL_START, POOL_END, "weekly", samples=samples)
+        histories[account] = State(pool=MeterHistory(period=period), meter="pool")
+    save_state(state_file(home), histories)
+
+
+def _save_flat_samples(home: Home) -> None:
+    """A state whose pool samples say usage has stood at 83.4 % for the last five hours."""
+    _save_samples(home, default=0.0)
 
 
 def test_the_pace_comes_from_the_states_samples(ready, grok, plugin):
@@ -654,14 +673,16 @@ def test_the_plan_is_cached_for_a_day(ready, grok, plugin, monkeypatch, tmp_path
     assert plugin().detail("plan") == "SuperGrok Heavy"
     cache = cache_home / "grok-usage-watcher" / "plan.json"
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
-    assert json.loads(cache.read_text())["plan"] == "SuperGrok Heavy"
+    login = str(ready.auth_path.resolve())
+    assert json.loads(cache.read_text())["logins"][login]["plan"] == "SuperGrok Heavy"
     assert len(grok.requests_to("/v1/settings")) == 1
 
     assert plugin().detail("plan") == "SuperGrok Heavy"
     assert len(grok.requests_to("/v1/settings")) == 1  # not asked again
 
     cached = json.loads(cache.read_text())
-    cached["checked_at"] = (datetime.now(UTC) - timedelta(days=1, minutes=1)).isoformat()
+    day_ago = datetime.now(UTC) - timedelta(days=1, minutes=1)
+    cached["logins"][login]["checked_at"] = day_ago.isoformat()
     cache.write_text(json.dumps(cached))
     grok.routes["/settings"] = Reply(500)  # a day old: asked again; failing, the old one stays
     assert plugin().detail("plan") == "SuperGrok Heavy"
@@ -694,9 +715,20 @@ def test_the_watchers_own_recent_plan_is_used(ready, grok, plugin):
     from watcher.state_file import save_state
 
     fresh = State(plan="SuperGrok Heavy", plan_checked_at=datetime.now(UTC) - timedelta(hours=2))
-    save_state(state_file(ready), fresh)
+    save_state(state_file(ready), {"default": fresh})
     assert plugin().detail("plan") == "SuperGrok Heavy"
     assert grok.requests_to("/v1/settings") == []
+
+
+def test_a_cache_of_another_shape_only_means_asking_again(ready, grok, plugin):
+    cache = ready.root / ".cache" / "grok-usage-watcher" / "plan.json"
+    cache.parent.mkdir(parents=True)
+    login = str(ready.auth_path)
+    now = datetime.now(UTC).isoformat()
+    cache.write_text(json.dumps({"login": login, "plan": "SuperGrok", "checked_at": now}))
+    assert plugin().detail("plan") == "SuperGrok Heavy"
+    assert len(grok.requests_to("/v1/settings")) == 1
+    assert list(json.loads(cache.read_text())["logins"]) == [login]
 
 
 def test_a_bar_in_a_plan_name_cannot_start_performance_data(ready, grok, plugin):
@@ -704,6 +736,199 @@ def test_a_bar_in_a_plan_name_cannot_start_performance_data(ready, grok, plugin)
     check = plugin()
     assert check.detail("plan") == "Super\N{BROKEN BAR}Grok Heavy"
     assert set(check.perfdata) == {"used", "period_elapsed", "reset_in"}
+
+
+# --- several logins: one per check ---------------------------------------------------------------
+
+
+def _grok_home(home: Home, name: str) -> Path:
+    return home.root / f".grok-{name}"
+
+
+def _log_in(home: Home, name: str, **entry: object) -> Path:
+    """`name`'s own Grok home, its own token (`access-NAME`) and identity unless told."""
+    path = _grok_home(home, name) / "auth.json"
+    path.parent.mkdir(exist_ok=True)
+    fields: dict[str, object] = {"refresh": f"refresh-{name}", "user_id": f"user-{name}"}
+    path.write_text(json.dumps({ENTRY: cli_entry(f"access-{name}", **{**fields, **entry})}))
+    path.chmod(0o600)
+    return path
+
+
+def _accounts_config(grok: FakeGrok, **extra: str) -> str:
+    """[[accounts]] for each name given, in that order, each with its extra keys."""
+    tables = "".join(
+        f'\n[[accounts]]\nname = "{name}"\ngrok_home = "~/.grok-{name}"\n{keys}'
+        for name, keys in extra.items()
+    )
+    return point_at(grok) + tables
+
+
+@pytest.fixture
+def accounts(ready: Home, grok: FakeGrok) -> Home:
+    """Two logins, `work` then `personal`, each in its own Grok home with its own token."""
+    for name in ("work", "personal"):
+        _log_in(ready, name)
+        grok.accepted_tokens.add(f"access-{name}")
+    ready.write_config(_accounts_config(grok, work="", personal=""))
+    return ready
+
+
+def tokens_sent(grok: FakeGrok) -> list[str]:
+    """The bearer token of each usage request: which login file was read."""
+    return [
+        r.headers["Authorization"].removeprefix("Bearer ")
+        for r in grok.requests_to(f"/v1{CREDITS}")
+    ]
+
+
+def test_several_accounts_and_no_account_is_unknown_naming_them(accounts, grok, icinga):
+    check = icinga("-w", "80", "-c", "95")
+    assert check.lines == [
+        "GROK USAGE UNKNOWN - the config has 2 Grok logins (work, personal): pass "
+        "--account NAME to check one, one service check each"
+    ]
+    assert grok.requests == []
+
+
+def test_the_account_named_is_the_login_read_and_named_first(accounts, grok, plugin):
+    check = plugin("--account", "personal", "-v")
+    assert check.state == "WARNING"
+    assert check.text == f"personal: 83% of weekly credits used, {reset_words()}"
+    assert check.first.startswith(f"GROK USAGE WARNING - {check.text} | 'used'=83.4%;80;95;0;100")
+    assert set(check.perfdata) == {"used", "period_elapsed", "reset_in"}  # labels unchanged
+    login = _grok_home(accounts, "personal") / "auth.json"
+    assert check.detail("login") == f"{login} (this user's: refreshed when needed)"
+    assert tokens_sent(grok) == ["access-personal"]
+
+    check = plugin("--account=WORK")  # any case; shown as the config spells it
+    assert check.text.startswith("work: 83% of weekly credits used")
+    assert tokens_sent(grok) == ["access-personal", "access-work"]
+
+
+def test_each_account_is_its_own_check_of_its_own_login(accounts, grok, plugin):
+    (_grok_home(accounts, "personal") / "auth.json").unlink()
+    missing = plugin("--account", "personal")
+    assert missing.lines == [
+        f"GROK USAGE CRITICAL - personal: {NOT_LOGGED_IN} "
+        "For this login: `GROK_HOME=~/.grok-personal grok login`."
+    ]
+    assert grok.requests == []
+    assert plugin("--account", "work").state == "WARNING"
+    assert tokens_sent(grok) == ["access-work"]
+
+
+def test_failures_of_a_named_account_name_it_too(accounts, grok, plugin):
+    grok.routes[CREDITS] = Reply(503)
+    assert plugin("--account", "work").lines == [
+        "GROK USAGE UNKNOWN - work: Grok billing request failed (HTTP 503). Try again later."
+    ]
+
+
+def test_one_named_account_needs_no_account_option(ready, grok, plugin):
+    _log_in(ready, "work")
+    grok.accepted_tokens.add("access-work")
+    ready.write_config(_accounts_config(grok, work=""))
+    check = plugin()
+    assert check.text.startswith("work: 83% of weekly credits used")
+    assert tokens_sent(grok) == ["access-work"]
+    assert plugin("--account", "work").text == check.text
+
+
+@pytest.mark.parametrize(
+    ("with_accounts", "name", "why"),
+    [
+        (True, "home", "--account home: no such account (the config has: work, personal)"),
+        (True, "default", "--account default: no such account (the config has: work, personal)"),
+        (
+            False,
+            "work",
+            "--account work: no such account (without [[accounts]] the config has one login, "
+            "default)",
+        ),
+    ],
+    ids=["named", "default-with-accounts", "without-accounts"],
+)
+def test_an_unknown_account_is_unknown_naming_those_known(
+    accounts, grok, plugin, with_accounts, name, why
+):
+    if not with_accounts:
+        accounts.write_config(point_at(grok))
+    check = plugin("--account", name)
+    assert check.lines == [f"GROK USAGE UNKNOWN - {why}"]
+    assert grok.requests == []
+
+
+@pytest.mark.parametrize("name", ["default", "DEFAULT"])
+def test_without_accounts_the_one_login_is_default(ready, grok, plugin, name):
+    check = plugin("--account", name)
+    assert check.text == f"83% of weekly credits used, {reset_words()}"  # not named: as ever
+    assert tokens_sent(grok) == ["access-1"]
+
+
+def test_the_ranges_decide_whatever_the_accounts_thresholds(ready, grok, plugin):
+    for name in ("work", "personal"):
+        _log_in(ready, name)
+        grok.accepted_tokens.add(f"access-{name}")
+    ready.write_config(
+        _accounts_config(grok, work="thresholds = [50]\n", personal="thresholds = [99]\n")
+    )
+    for name in ("work", "personal"):
+        assert plugin("--account", name).state == "WARNING"  # 83.4 %, -w 80
+        assert plugin("--account", name, "-w", "90").state == "OK"
+        check = plugin("--account", name, "-w", "~:", "-c", "83")
+        assert check.state == "CRITICAL"
+        assert (check.perfdata["used"].warn, check.perfdata["used"].crit) == ("~:", "83")
+
+
+def test_the_pace_is_the_chosen_accounts_own(accounts, grok, plugin):
+    # work: flat for five hours; personal: 0.2 points an hour, 92 % by the reset.
+    _save_samples(accounts, work=0.0, personal=0.2)
+    before = state_file(accounts).read_bytes()
+    assert plugin("--account", "work").detail("pace") == "on track"
+    assert plugin("--account", "personal").detail("pace") == "would reach 92% by the reset"
+    assert state_file(accounts).read_bytes() == before
+
+    # The account's thresholds say which is the next one to reach: none below 95 % now.
+    accounts.write_config(_accounts_config(grok, work="", personal="thresholds = [95]\n"))
+    assert plugin("--account", "personal").detail("pace") == "on track"
+
+
+def test_a_login_two_accounts_read_keeps_its_history_under_the_first(accounts, grok, plugin):
+    # personal's home is a copy of work's: the watcher keeps their history under "work".
+    copy = (_grok_home(accounts, "work") / "auth.json").read_bytes()
+    (_grok_home(accounts, "personal") / "auth.json").write_bytes(copy)
+    _save_samples(accounts, work=0.2)
+    assert plugin("--account", "personal").detail("pace") == "would reach 92% by the reset"
+
+
+def test_a_copied_login_is_never_refreshed_through_the_copy(accounts, grok, plugin):
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    # personal's home was copied from work's and has expired since; work's still holds the
+    # same refresh token: spending it through the copy would log work out.
+    copy = _log_in(
+        accounts, "personal", refresh="refresh-work", user_id="user-work", expires_at=past
+    )
+    grok.grants["refresh-work"] = Grant("access-new", refresh_token="refresh-2")
+    check = plugin("--account", "personal")
+    assert check.lines == [
+        f"GROK USAGE CRITICAL - personal: Grok login {copy} is a copy of work's (the same "
+        "refresh token); it is not refreshed, since that would log work out. Run `grok login` "
+        "for this home. For this login: `GROK_HOME=~/.grok-personal grok login`."
+    ]
+    assert grok.token_posts() == []
+    assert plugin("--account", "work").state == "WARNING"
+
+
+def test_each_accounts_plan_is_cached_beside_the_others(accounts, grok, plugin):
+    for _ in range(2):
+        for name in ("work", "personal"):
+            assert plugin("--account", name).detail("plan") == "SuperGrok Heavy"
+    assert len(grok.requests_to("/v1/settings")) == 2  # once per login, not once per check
+    cache = accounts.root / ".cache" / "grok-usage-watcher" / "plan.json"
+    assert set(json.loads(cache.read_text())["logins"]) == {
+        str(_grok_home(accounts, name).resolve() / "auth.json") for name in ("work", "personal")
+    }
 
 
 # --- verbosity ------------------------------------------------------------------------------------

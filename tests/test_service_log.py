@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, timedelta
 
 from tests.core_values import NETWORK, T0, reading
-from watcher.check import CheckReport
+from watcher.check import AccountCheck, CheckReport
 from watcher.core.delivery import Message, Outcome, Route
 from watcher.core.model import Severity, State
 from watcher.notify.targets import Target
@@ -20,11 +20,9 @@ MESSAGE = Message("Grok Build: 50% of weekly credits used", "…", Severity.INFO
 
 def report(observation, *, ok: bool | None = None) -> CheckReport:  # type: ignore[no-untyped-def]
     if ok is None:
-        return CheckReport(observation, (), State())
+        return CheckReport((AccountCheck("default", observation, (), State()),))
     return CheckReport(
-        observation,
-        (),
-        State(),
+        (AccountCheck("default", observation, (), State()),),
         targets=(SINK,),
         plan={"sink1": MESSAGE},
         outcomes={"sink1": Outcome(ok, "" if ok else "HTTP 500")},

@@ -248,3 +248,44 @@ def test_the_service_serves_its_metrics_on_listen_and_a_taken_port_exits_2(
         )
     finally:
         service.stop()
+
+
+def test_two_logins_start_line_names_them_and_status_sums_them_up(ready, grok, sink, tmp_path):
+    """The service with [[accounts]]: its start line names each login and its file (and that
+    GROK_HOME is ignored), STATUS= gives each one's figure, alerts come named."""
+    import json
+
+    from tests.conftest import ENTRY, cli_entry
+
+    work = ready.root / ".grok-work"
+    work.mkdir()
+    (work / "auth.json").write_text(
+        json.dumps({ENTRY: cli_entry("access-2", refresh="refresh-2", user_id="user-2")})
+    )
+    grok.accepted_tokens.add("access-2")
+    grok.routes[BILLING] = Reply(json=pool(12))
+    grok.token_routes["access-2"] = {BILLING: Reply(json=pool(83))}
+    ready.write_config(
+        point_at(grok)
+        + "[alerts]\nforecast = false\n"
+        + '[[accounts]]\nname = "work"\ngrok_home = "~/.grok-work"\n'
+        + '[[accounts]]\nname = "personal"\ngrok_home = "~/.grok"\n'
+        + f'[notify]\nurls = ["{sink.url()}"]\n'
+    )
+    ready.env["GROK_HOME"] = str(ready.root / ".grok-elsewhere")
+    service = Service(ready, tmp_path)
+    try:
+        assert service.wait_for_notification("STATUS=", timeout=15) == (
+            "STATUS=work 83%, personal 12%"
+        )
+    finally:
+        assert service.stop() == 0
+    journal = service.journal()
+    assert journal[0].startswith(
+        f"<6>watching Grok Build usage with the accounts work ({work / 'auth.json'}), "
+        f"personal ({ready.auth_path}) (GROK_HOME is ignored: [[accounts]] name every login) "
+        "every 5m;"
+    ), journal[0]
+    assert journal[1].startswith("<6>work: 83% used (weekly pool, resets ")
+    assert "; personal: 12% used (weekly pool, resets " in journal[1]
+    assert sink.titles() == ["Grok Build (work): 80% of weekly credits used"]

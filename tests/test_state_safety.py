@@ -95,8 +95,8 @@ def test_two_corrupt_files_in_the_same_second_get_two_backups(tmp_path):
 def test_a_file_elsewhere_with_the_state_marker_is_ours(tmp_path):
     path = tmp_path / "mine.toml"
     state = evaluate(reading(55), State(), RULES, NOW).state
-    save_state(path, state)
-    assert load_state(path, NOW)[0] == state
+    save_state(path, {"default": state})
+    assert load_state(path, NOW)[0]["default"] == state
     path.write_text("[something]\nelse = 1\n")
     with pytest.raises(StateRefused):
         load_state(path, NOW)
@@ -148,7 +148,7 @@ only_to = ["{_old_id(url)}", "someone-else"]
     assert sink.received == []  # nothing fired again, nothing delivered twice
     text = path.read_text()
     assert text.startswith("# grok-usage-watcher state (version 2)")
-    state = load_state(path, NOW)[0]
+    state = load_state(path, NOW)[0]["default"]
     assert state.period is not None
     assert state.period.fired_thresholds == {50.0, 80.0, 90.0}
     watching.serve(100)
@@ -228,5 +228,9 @@ def test_the_service_goes_on_from_memory_and_says_so_once(watching, sink):
     blocker.rmdir()
     report = run_check(config, path, watching.env, remembered=remembered)
     assert report.save_error is None and remembered.unsaved is None
-    assert load_state(path, NOW, own_place=True)[0].period.fired_thresholds == {50, 80, 90}
+    assert load_state(path, NOW, own_place=True)[0]["default"].period.fired_thresholds == {
+        50,
+        80,
+        90,
+    }
     assert len(sink.received) == 2  # nothing repeated when saving works again

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -315,3 +316,223 @@ def test_a_config_that_would_stop_the_unit_at_once_installs_nothing(
     assert err.count("\n") == 1 and str(config) in err
     assert not user.unit_dir.exists() or list(user.unit_dir.iterdir()) == []
     assert user.systemctl.calls() == []
+
+
+# --- the Grok homes under the hardening drop-in ------------------------------------------------
+
+
+def harden(user, unit: str = SERVICE) -> Path:  # type: ignore[no-untyped-def]
+    """The user's copy of systemd/hardening.conf, installed as the README says."""
+    drop_in_dir = user.unit_dir / f"{unit}.d"
+    drop_in_dir.mkdir(parents=True, exist_ok=True)
+    (drop_in_dir / "hardening.conf").write_text(shipped_unit("hardening.conf"))
+    return drop_in_dir
+
+
+def watch(user, *homes: str) -> None:  # type: ignore[no-untyped-def]
+    """A config whose [[accounts]] read these Grok homes ("~/..." or absolute)."""
+    user.write_config(
+        "".join(
+            f'[[accounts]]\nname = "a{number}"\ngrok_home = "{home}"\n'
+            for number, home in enumerate(homes)
+        )
+    )
+
+
+def read_write_paths(drop_in: Path, home: Path) -> list[str]:
+    """The ReadWritePaths= of a drop-in as systemd reads them: the words unquoted (double
+    quotes, backslash escapes), "-" taken off (each must have it), %h and %% expanded."""
+    lines = [line for line in drop_in.read_text().splitlines() if not line.startswith("#")]
+    assert lines[:2] == ["", "[Service]"], lines
+    (setting,) = [line for line in lines if line.startswith("ReadWritePaths=")]
+    paths = []
+    for word in shlex.split(setting[len("ReadWritePaths=") :]):
+        assert word.startswith("-"), word
+        paths.append(re.sub(r"%(.)", lambda m: str(home) if m[1] == "h" else m[1], word[1:]))
+    return paths
+
+
+@pytest.fixture
+def elsewhere(tmp_path):  # type: ignore[no-untyped-def]
+    """A Grok home outside the home directory, with a space and a "%" in its path."""
+    return tmp_path / "shared logins" / "50% work"
+
+
+def test_the_hardened_service_gets_every_other_grok_home_before_it_starts(
+    user, elsewhere, capsys, monkeypatch
+):
+    drop_in_dir = harden(user)
+    hardening = (drop_in_dir / "hardening.conf").read_text()
+    watch(user, "~/.grok", "~/.grok-work", str(elsewhere))
+    logins = drop_in_dir / "logins.conf"
+    # The stand-in systemctl notes whether the drop-in was there when it ran.
+    seen = user.systemctl.log.with_name("seen.log")
+    user.systemctl.script.write_text(
+        user.systemctl.script.read_text().replace(
+            "#!/bin/sh\n", f'#!/bin/sh\n[ -f "{logins}" ] && echo "$*" >> "{seen}"\n'
+        )
+    )
+    assert install("--install-service") == 0
+    assert read_write_paths(logins, user.root) == [str(user.root / ".grok-work"), str(elsewhere)]
+    text = logins.read_text()
+    assert 'ReadWritePaths=-%h/.grok-work "-' + str(elsewhere).replace("%", "%%") + '"\n' in text
+    assert text.startswith("# Written by grok-usage-watcher --install-service")
+    assert stat.S_IMODE(logins.stat().st_mode) == 0o600  # as the units are
+    assert seen.read_text().splitlines() == user.systemctl.calls()  # there before the first
+    assert (drop_in_dir / "hardening.conf").read_text() == hardening  # theirs: untouched
+    assert sorted(p.name for p in drop_in_dir.iterdir()) == ["hardening.conf", "logins.conf"]
+    out = capsys.readouterr().out
+    assert (
+        f"wrote {logins} (ReadWritePaths for the Grok homes {user.root / '.grok-work'}, "
+        f"{elsewhere})\n"
+    ) in out
+    assert "Note:" not in out
+
+
+def test_without_the_hardening_drop_in_it_only_says_what_it_would_need(user, capsys):
+    watch(user, "~/.grok", "~/.grok-work")
+    assert install("--install-service") == 0
+    assert not (user.unit_dir / f"{SERVICE}.d").exists()
+    out = capsys.readouterr().out
+    (note,) = [line for line in out.splitlines() if line.startswith("Note:")]
+    assert str(user.root / ".grok-work") in note and "ReadWritePaths=" in note
+    assert f"{SERVICE}.d" in note and "--install-service again" in note
+    # Only ~/.grok watched: nothing to say.
+    watch(user, "~/.grok")
+    assert install("--install-service") == 0
+    assert "Note:" not in capsys.readouterr().out
+    assert not (user.unit_dir / f"{SERVICE}.d").exists()
+
+
+def test_ours_is_removed_when_only_the_default_home_is_left(user, capsys):
+    drop_in_dir = harden(user)
+    watch(user, "~/.grok", "~/.grok-work")
+    assert install("--install-service") == 0
+    assert (drop_in_dir / "logins.conf").exists()
+    capsys.readouterr()
+    watch(user, "~/.grok")
+    assert install("--install-service") == 0
+    assert sorted(p.name for p in drop_in_dir.iterdir()) == ["hardening.conf"]
+    assert f"removed {drop_in_dir / 'logins.conf'}" in capsys.readouterr().out
+    # Without [[accounts]]: the one default login in ~/.grok, the same.
+    user.config_path.unlink()
+    assert install("--install-service") == 0
+    assert "logins.conf" not in capsys.readouterr().out
+
+
+def test_ours_is_kept_current_even_where_the_sandbox_is_not_seen(user, capsys):
+    """Once ours, the file follows the config: a sandbox set where install does not look
+    (or hardening.conf put back later) still finds the homes it needs."""
+    drop_in_dir = harden(user)
+    watch(user, "~/.grok", "~/.grok-work")
+    assert install("--install-service") == 0
+    (drop_in_dir / "hardening.conf").unlink()
+    watch(user, "~/.grok", "~/.grok-other")
+    capsys.readouterr()
+    assert install("--install-service") == 0
+    assert read_write_paths(drop_in_dir / "logins.conf", user.root) == [
+        str(user.root / ".grok-other")
+    ]
+    assert "Note:" not in capsys.readouterr().out
+
+
+def test_a_logins_conf_of_the_users_is_never_touched(user, capsys):
+    drop_in_dir = harden(user)
+    theirs = drop_in_dir / "logins.conf"
+    theirs.write_text("[Service]\nReadWritePaths=-/srv/mine\n")
+    watch(user, "~/.grok", "~/.grok-work")
+    assert install("--install-service") == 0
+    assert theirs.read_text() == "[Service]\nReadWritePaths=-/srv/mine\n"
+    out = capsys.readouterr().out
+    assert (
+        f"left {theirs} alone (grok-usage-watcher did not write it): the Grok homes "
+        f"{user.root / '.grok-work'} need ReadWritePaths=-%h/.grok-work in a drop-in of yours"
+    ) in out
+    watch(user, "~/.grok")
+    assert install("--install-service") == 0
+    assert install("--uninstall-service") == 0
+    assert theirs.read_text() == "[Service]\nReadWritePaths=-/srv/mine\n"
+
+
+def test_the_timer_s_service_gets_them_in_its_own_drop_in_directory(user, capsys):
+    drop_in_dir = harden(user, CHECK_SERVICE)
+    watch(user, "~/.grok", "~/.grok-work")
+    assert install("--install-service", "--timer") == 0
+    assert read_write_paths(drop_in_dir / "logins.conf", user.root) == [
+        str(user.root / ".grok-work")
+    ]
+    assert not (user.unit_dir / f"{SERVICE}.d").exists()
+    assert not (user.unit_dir / f"{TIMER}.d").exists()
+    # The service's drop-in directory is not the timer's: not hardened there.
+    assert install("--install-service") == 0
+    assert not (user.unit_dir / f"{SERVICE}.d").exists()
+    assert "Note:" in capsys.readouterr().out
+
+
+def test_uninstall_removes_ours_and_leaves_theirs(user, capsys):
+    drop_in_dir = harden(user)
+    watch(user, "~/.grok", "~/.grok-work")
+    assert install("--install-service") == 0
+    capsys.readouterr()
+    assert install("--uninstall-service") == 0
+    assert sorted(p.name for p in drop_in_dir.iterdir()) == ["hardening.conf"]
+    out = capsys.readouterr().out
+    assert f"removed {drop_in_dir / 'logins.conf'}" in out
+    assert f"Also left: your drop-in directories {drop_in_dir}" in out
+    # Ours alone in the directory (theirs removed by hand): both go.
+    assert install("--install-service") == 0
+    (drop_in_dir / "hardening.conf").unlink()
+    assert install("--uninstall-service") == 0
+    assert not drop_in_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("directory", "text", "sandboxed"),
+    [
+        (f"{SERVICE}.d", "[Service]\nProtectHome=read-only\n", True),
+        (f"{SERVICE}.d", "[Service]\nProtectHome=yes\n", True),
+        (f"{SERVICE}.d", "[Service]\nProtectHome = tmpfs\n", True),
+        (f"{SERVICE}.d", "[Service]\nProtectSystem=strict\n", True),
+        (f"{SERVICE}.d", "[Service]\nProtectSystem=full\nProtectHome=no\n", False),
+        (f"{SERVICE}.d", "[Service]\n# ProtectHome=read-only\n", False),
+        (f"{SERVICE}.d", "[Unit]\nProtectHome=read-only\n", False),
+        (f"{SERVICE}.d", "[Service]\nProtectHome=read-only\nProtectHome=\n", False),
+        ("grok-usage-.service.d", "[Service]\nProtectHome=read-only\n", True),
+        ("service.d", "[Service]\nProtectSystem=strict\n", True),
+        (f"{CHECK_SERVICE}.d", "[Service]\nProtectHome=read-only\n", False),  # another unit
+    ],
+)
+def test_what_counts_as_the_home_sandboxed(user, directory, text, sandboxed):
+    (user.unit_dir / directory).mkdir(parents=True)
+    (user.unit_dir / directory / "sandbox.conf").write_text(text)
+    watch(user, "~/.grok", "~/.grok-work")
+    assert install("--install-service") == 0
+    assert (user.unit_dir / f"{SERVICE}.d" / "logins.conf").exists() == sandboxed
+
+
+def test_a_later_drop_in_undoing_the_sandbox_counts(user):
+    drop_in_dir = harden(user)
+    (drop_in_dir / "zz-off.conf").write_text("[Service]\nProtectHome=no\nProtectSystem=no\n")
+    watch(user, "~/.grok", "~/.grok-work")
+    assert install("--install-service") == 0
+    assert not (drop_in_dir / "logins.conf").exists()
+
+
+def test_systemd_reads_the_drop_in_as_written(user, elsewhere, tmp_path):
+    """The unit with hardening.conf and ours, as one file: `systemd-analyze verify` warns
+    of any word it cannot parse (an unquoted space, a bad specifier, a relative path)."""
+    harden(user)
+    watch(user, "~/.grok", "~/.grok-work", str(elsewhere))
+    assert install("--install-service") == 0
+    env = analyze_env(tmp_path / "analyze")
+    merged = tmp_path / "merged" / SERVICE
+    merged.parent.mkdir()
+    merged.write_text(
+        shipped_unit(SERVICE)
+        + "\n"
+        + shipped_unit("hardening.conf")
+        + "\n"
+        + (user.unit_dir / f"{SERVICE}.d" / "logins.conf").read_text()
+    )
+    result = analyze("verify", "--user", str(merged), env=env)
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr

@@ -15,21 +15,26 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
-from watcher.config import Config
+from watcher.config import Account, Config
 from watcher.core import messages
+from watcher.core.accounts import claim, drop_unclaimed
 from watcher.core.evaluate import evaluate, may_read_monthly_instead
-from watcher.core.model import Alert, Observation, PendingAlert, Reading, Rules, State
+from watcher.core.model import Alert, Failure, Observation, PendingAlert, Reading, Rules, State
 from watcher.critical import critical
+from watcher.errors import ConfigError
 from watcher.grok.client import MeterPolicy
 from watcher.grok.login import SpentRefreshTokens
-from watcher.grok.reading import observe
+from watcher.grok.reading import observe, reading_deadline_seconds
+from watcher.logins import Watch, addressee, chosen, plan_watches, shared_logins
+from watcher.paths import default_auth_path
 from watcher.state_file import (
+    LOCK_WAIT_SECONDS,
     StateError,
     check_ownership,
     in_own_place,
@@ -38,8 +43,11 @@ from watcher.state_file import (
     state_lock,
 )
 
-if TYPE_CHECKING:  # delivery and targets load only when something is due (see _deliver)
-    from watcher.core.delivery import Message, Outcome
+if TYPE_CHECKING:  # delivery and targets load only when something is due (see deliver)
+    import requests
+
+    from watcher.core.addressing import Addressee
+    from watcher.core.delivery import Message, Outcome, Route
     from watcher.grok.identity import LoginView
     from watcher.notify.targets import Target
 
@@ -48,21 +56,19 @@ PLAN_MAX_AGE = timedelta(days=1)
 log = logging.getLogger(__name__)
 
 
-class CheckReport(NamedTuple):
+class AccountCheck(NamedTuple):
+    """One login's part of a check: what was read, decided and remembered for it."""
+
+    name: str  # the account whose history it is
     observation: Observation
-    alerts: tuple[Alert, ...]  # decided in this check
-    state: State  # as saved (or as it would be, in a dry run)
-    targets: tuple[Target, ...] = ()
-    plan: Mapping[str, Message] = MappingProxyType({})
-    outcomes: Mapping[str, Outcome] = MappingProxyType({})
-    dry_run: bool = False
-    save_error: str | None = None  # the state file could not be written: path and reason
-    held: bool = False  # nothing was sent, because the state could not be saved first
-    rules: Rules = Rules()  # the rules the check evaluated with
-    auth_path: Path | None = None  # the login file the check read
+    alerts: tuple[Alert, ...]  # decided in this check, as sent (named, for several logins)
+    state: State  # its history as saved (or as it would be, in a dry run)
+    rules: Rules = Rules()  # the rules it was decided with
+    auth_path: Path | None = None  # the login file read
+    names: tuple[str, ...] = ()  # every account name that reads this login
 
     def login(self, now: datetime) -> LoginView | None:
-        """Which login the check read, for --json (read again: only --json asks)."""
+        """Which login was read, for --json (read again: only --json asks)."""
         if self.auth_path is None or not isinstance(self.observation, Reading):
             return None
         from watcher.grok.identity import describe_login
@@ -76,6 +82,46 @@ class CheckReport(NamedTuple):
     @property
     def read_ok(self) -> bool:
         return isinstance(self.observation, Reading)
+
+
+class CheckReport(NamedTuple):
+    accounts: tuple[AccountCheck, ...]  # every login read, in config order
+    targets: tuple[Target, ...] = ()
+    plan: Mapping[str, Message] = MappingProxyType({})
+    outcomes: Mapping[str, Outcome] = MappingProxyType({})
+    dry_run: bool = False
+    save_error: str | None = None  # the state file could not be written: path and reason
+    held: bool = False  # nothing was sent, because the state could not be saved first
+    named: bool = False  # the config names its logins ([[accounts]])
+    shared: tuple[str, ...] = ()  # a warning for each login two names read
+
+    # The first login's: the only one without [[accounts]].
+    @property
+    def observation(self) -> Observation:
+        return self.accounts[0].observation
+
+    @property
+    def state(self) -> State:
+        return self.accounts[0].state
+
+    @property
+    def rules(self) -> Rules:
+        return self.accounts[0].rules
+
+    @property
+    def alerts(self) -> tuple[Alert, ...]:
+        return tuple(a for account in self.accounts for a in account.alerts)
+
+    def login(self, now: datetime) -> LoginView | None:
+        return self.accounts[0].login(now)
+
+    @property
+    def read_ok(self) -> bool:
+        return all(a.read_ok for a in self.accounts)
+
+    @property
+    def pending(self) -> int:
+        return sum(len(a.state.pending) for a in self.accounts)
 
     @property
     def failed_targets(self) -> list[Target]:
@@ -91,11 +137,11 @@ class CheckReport(NamedTuple):
 
 
 class Remembered:
-    """The service's state between its checks. While the state file cannot be written, the
-    service goes on from this copy, so that it still alerts once each."""
+    """The service's histories between its checks. While the state file cannot be written,
+    the service goes on from this copy, so that it still alerts once each."""
 
     def __init__(self) -> None:
-        self.state: State | None = None
+        self.histories: dict[str, State] | None = None
         self.unsaved: str | None = None  # why the last save failed; None while saving works
 
 
@@ -116,6 +162,7 @@ def run_check(
     state_path: Path,
     environ: Mapping[str, str],
     *,
+    only: Sequence[str] = (),
     dry_run: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     spent: SpentRefreshTokens | None = None,
@@ -123,120 +170,317 @@ def run_check(
     lock_wait_seconds: float | None = None,
     remembered: Remembered | None = None,
 ) -> CheckReport:
+    """Read every account (`only`: those named), one after another, each within its own
+    deadline; decide; save; send what is due, one message per target; save again."""
+    accounts = chosen(config, only)
+    if any(a.targets is not None for a in config.accounts):
+        # Before anything is read or saved: alerts that would reach no one are a config
+        # error now, not after the state has queued them. (Apprise loads only for tags.)
+        from watcher.notify.targets import load_targets
+
+        check_account_targets(config, [t.route for t in load_targets(config.notify, environ)])
     own_place = in_own_place(state_path, environ)
     check_ownership(state_path, own_place)  # before a lock or a directory is made beside it
     guard: contextlib.AbstractContextManager[Any]
     if dry_run:
         guard = contextlib.nullcontext()  # writes nothing, so it never waits for a writer
-    elif lock_wait_seconds is None:
-        guard = state_lock(state_path)
     else:
-        guard = state_lock(state_path, lock_wait_seconds)
+        # The wait covers a whole check of every login: one reading's deadline each, and
+        # the sends after them.
+        wait = lock_wait_seconds
+        if wait is None:
+            deadline = reading_deadline_seconds(config.grok.timeout_seconds)
+            wait = LOCK_WAIT_SECONDS + deadline * (len(config.accounts) - 1)
+        guard = state_lock(state_path, wait)
     with guard:
-        if remembered is not None and remembered.unsaved and remembered.state is not None:
-            state = remembered.state  # the file is behind what was sent since
+        if remembered is not None and remembered.unsaved and remembered.histories is not None:
+            histories = dict(remembered.histories)  # the file is behind what was sent since
         else:
-            state, warning = load_state(
+            histories, warning = load_state(
                 state_path, clock(), move_aside=not dry_run, own_place=own_place
             )
             if warning:
                 log.warning("%s", warning)
-        observation = observe(
-            config.grok,
-            with_plan=plan_is_stale(state, clock()),
-            policy=meter_policy(state, clock()),
-            now=clock,
-            spent=spent,
-        )
+        watches = plan_watches(config.accounts, clock(), only=accounts)
+        shared = tuple(shared_logins(watches))
+        for line in shared:
+            log.debug("%s", line)
+        checks: list[AccountCheck] = []
+        with Sessions() as sessions:
+            for watch in watches:
+                histories, checked = _check_login(
+                    watch, config, histories, environ, clock, spent, sessions
+                )
+                checks.append(checked)
         now = clock()
-        evaluation = evaluate(observation, state, config.alerts, now)
-        state = evaluation.state
-        if log.isEnabledFor(logging.DEBUG):  # -v: why, rule by rule (imported only then)
-            from watcher.core.decisions import decisions
+        histories = drop_unclaimed(histories, (a.name for a in config.accounts), now)
+        from watcher.core.addressing import as_sent
 
-            for line in decisions(observation, state, config.alerts, now):
-                log.debug("%s", line)
+        addressees = [addressee(w, config, environ) for w in watches]
+        checks = [
+            c._replace(alerts=tuple(as_sent(a, who) for a in c.alerts))
+            for c, who in zip(checks, addressees, strict=True)
+        ]
         report = CheckReport(
-            observation,
-            evaluation.alerts,
-            state,
+            tuple(checks),
             dry_run=dry_run,
-            rules=config.alerts,
-            auth_path=config.grok.auth_file,
+            named=config.named_accounts,
+            shared=shared,
         )
+        session = _Session(report, histories, addressees)
         if dry_run:
-            return _deliver(report, config, environ, print_to) if state.pending else report
-        first_save = _save(state_path, state)
+            return session.deliver(config, environ, print_to) if report.pending else report
+        first_save = _save(state_path, histories)
         if first_save is not None:
             report = report._replace(save_error=first_save.message)
             if remembered is None:
-                report = report._replace(held=bool(state.pending))
+                report = report._replace(held=bool(report.pending))
                 if config.export.textfile is not None:
                     export_textfile(config.export.textfile, report, now)
                 return report
             if remembered.unsaved is None:
                 alert = messages.state_alert(str(state_path), first_save.reason, clock())
-                state = state._replace(pending=(*state.pending, PendingAlert(alert)))
-                report = report._replace(state=state, alerts=(*report.alerts, alert))
-        if state.pending:
-            report = _deliver(report, config, environ, print_to)
+                report = session.with_state_alert(report, alert)
+        session = _Session(report, session.histories, addressees)
+        if report.pending:
+            report = session.deliver(config, environ, print_to)
             if first_save is None:
-                second_save = _save(state_path, report.state)
+                second_save = _save(state_path, session.histories)
                 if second_save is not None:
                     report = report._replace(save_error=second_save.message)
         if remembered is not None:
-            remembered.state = report.state
+            remembered.histories = session.histories
             remembered.unsaved = report.save_error
         if config.export.textfile is not None:
             export_textfile(config.export.textfile, report, now)
     return report
 
 
+def _check_login(
+    watch: Watch,
+    config: Config,
+    histories: dict[str, State],
+    environ: Mapping[str, str],
+    clock: Callable[[], datetime],
+    spent: SpentRefreshTokens | None,
+    sessions: Sessions,
+) -> tuple[dict[str, State], AccountCheck]:
+    """Read one login (through the first of its files that reads), claim its history and
+    decide. Nothing here touches another login's history."""
+    primary = watch.primary
+    before = histories.get(primary.name) or State()
+    observation, read_from = read_watch(watch, config, before, clock, spent, sessions)
+    now = clock()
+    if isinstance(observation, Reading):
+        who = _who(read_from.auth_file, observation, now)
+        claimed = claim(
+            histories,
+            primary.name,
+            observation.token.identity,
+            str(read_from.auth_file),
+            (a.name for a in config.accounts),
+            now,
+            who=who,
+            legacy_auth_file=str(default_auth_path(environ)),
+        )
+        histories, state, note = claimed.histories, claimed.state, claimed.note
+        if note is not None:
+            log.info("%s: now watching another login, %s", primary.name, who)
+        if claimed.adopted_from is not None:
+            log.info(
+                "%s: took over the history of %s (the same login)",
+                primary.name,
+                claimed.adopted_from,
+            )
+    else:
+        state, note = before._replace(seen_at=now), None
+    rules = primary.rules._replace(local_zone=config.alerts.local_zone)
+    evaluation = evaluate(observation, state, rules, now)
+    histories = {**histories, primary.name: evaluation.state}
+    if log.isEnabledFor(logging.DEBUG):  # -v: why, rule by rule (imported only then)
+        from watcher.core.decisions import decisions
+
+        for line in decisions(observation, evaluation.state, rules, now):
+            log.debug("%s%s", f"{primary.name}: " if config.named_accounts else "", line)
+    checked = AccountCheck(
+        primary.name,
+        observation,
+        ((note,) if note is not None else ()) + evaluation.alerts,
+        evaluation.state,
+        rules,
+        read_from.auth_file,
+        watch.names,
+    )
+    return histories, checked
+
+
+def read_watch(
+    watch: Watch,
+    config: Config,
+    history: State,
+    clock: Callable[[], datetime],
+    spent: SpentRefreshTokens | None,
+    sessions: Sessions,
+    with_plan: bool | None = None,
+) -> tuple[Observation, Account]:
+    """One login read through the first of its files that reads (a login problem tries the
+    next copy; an outage would meet every copy alike), and the account read from. The plan
+    is asked when the history's is stale, unless `with_plan` says."""
+    observation: Observation | None = None
+    read_from = watch.primary
+    for account in watch.accounts:
+        attempt = observe(
+            config.grok._replace(auth_file=account.auth_file),
+            with_plan=plan_is_stale(history, clock()) if with_plan is None else with_plan,
+            policy=meter_policy(history, clock()),
+            now=clock,
+            spent=spent,
+            session=sessions.get(),
+            others=watch.others.get(account.name),
+        )
+        if isinstance(attempt, Failure):
+            sessions.discard()  # a connection cut mid-answer must not serve the next login
+        if observation is None or isinstance(attempt, Reading):
+            observation, read_from = attempt, account
+        if not (isinstance(attempt, Failure) and attempt.login_problem):
+            break
+    assert observation is not None
+    return observation, read_from
+
+
+def _who(auth_file: Path, reading: Reading, now: datetime) -> str | None:
+    from watcher.grok.identity import describe_login
+
+    view = describe_login(auth_file, now, reading.token.entry)
+    return view.who if view is not None else None
+
+
+class Sessions:
+    """One HTTP session for every reading of a check: a second login costs one request on
+    the connection the first opened, not a new connection (and TLS handshake)."""
+
+    def __init__(self) -> None:
+        self._session: requests.Session | None = None
+
+    def __enter__(self) -> Sessions:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+    def get(self) -> requests.Session:
+        if self._session is None:
+            import requests
+
+            self._session = requests.Session()
+        return self._session
+
+    def discard(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+class _Session:
+    """The histories of one check and how each login's alerts are addressed: the delivery
+    step, over every account at once."""
+
+    def __init__(
+        self, report: CheckReport, histories: dict[str, State], addressees: list[Addressee]
+    ) -> None:
+        self.report = report
+        self.histories = histories
+        self.addressees = addressees
+
+    def with_state_alert(self, report: CheckReport, alert: Alert) -> CheckReport:
+        """The service cannot save: one alert says so, kept in the first login's history."""
+        first = report.accounts[0]
+        state = first.state._replace(pending=(*first.state.pending, PendingAlert(alert)))
+        self.histories = {**self.histories, first.name: state}
+        first = first._replace(state=state, alerts=(*first.alerts, alert))
+        return report._replace(accounts=(first, *report.accounts[1:]))
+
+    def deliver(
+        self, config: Config, environ: Mapping[str, str], print_to: TextIO | None
+    ) -> CheckReport:
+        from watcher.core.addressing import plan_for_accounts, record_for_accounts
+        from watcher.core.delivery import deliver
+        from watcher.notify.targets import load_targets, renamed_ids, send
+
+        report = self.report
+        targets = _unique(load_targets(config.notify, environ))
+        routes = [t.route for t in targets]
+        renamed = renamed_ids(targets)
+        accounts = tuple(
+            a._replace(state=_with_current_ids(a.state, renamed)) for a in report.accounts
+        )
+        pairs = list(zip(self.addressees, (a.state for a in accounts), strict=True))
+        plan = plan_for_accounts(pairs, routes)
+        report = report._replace(accounts=accounts, targets=tuple(targets), plan=plan)
+        self._keep(accounts)
+        if report.dry_run or not plan:
+            return report
+        by_id = {t.target_id: t for t in targets}
+        stream = print_to if print_to is not None else sys.stdout
+
+        def send_to(target_id: str, message: Message) -> Outcome:
+            outcome = send(by_id[target_id], message, stream)
+            if not outcome.ok:
+                log.debug("delivery to %s failed: %s", by_id[target_id].masked, outcome.reason)
+            return outcome
+
+        outcomes = deliver(plan, routes, send_to)
+        states = record_for_accounts(pairs, plan, outcomes, routes)
+        accounts = tuple(a._replace(state=s) for a, s in zip(accounts, states, strict=True))
+        self._keep(accounts)
+        return report._replace(accounts=accounts, outcomes=outcomes)
+
+    def _keep(self, accounts: Sequence[AccountCheck]) -> None:
+        self.histories = {**self.histories, **{a.name: a.state for a in accounts}}
+
+
+def check_config_targets(config: Config, environ: Mapping[str, str]) -> None:
+    """For a person to read at once (the service's start and reload, --install-service): a
+    URL Apprise cannot read, or an account whose alerts would reach no target."""
+    from watcher.notify.targets import check_targets, load_targets
+
+    check_targets(config.notify, environ)
+    if any(a.targets is not None for a in config.accounts):
+        check_account_targets(config, [t.route for t in load_targets(config.notify, environ)])
+
+
+def check_account_targets(config: Config, routes: Sequence[Route]) -> None:
+    """An account whose tags no target carries would alert no one: a config error."""
+    from watcher.core.addressing import unreached
+
+    for account in config.accounts:
+        if unreached(account.targets, routes):
+            tags = ", ".join(account.targets or ())
+            raise ConfigError(
+                f'[[accounts]] "{account.name}" targets: no target carries the tag '
+                f"{tags} (nor always): its alerts would go nowhere"
+            )
+
+
 def export_textfile(path: Path, report: CheckReport, now: datetime) -> None:
     """The metrics file after a check, whatever it read; a failure to write it is one
     warning line, never a failed check (the stale-export rule is Prometheus's to raise)."""
-    from watcher.export import metrics_text, write_textfile
+    from watcher.export import AccountMetrics, metrics_text, write_textfile
 
+    accounts = [AccountMetrics(a.name, a.observation, a.state, a.rules) for a in report.accounts]
     try:
-        write_textfile(path, metrics_text(report.observation, report.state, report.rules, now))
+        write_textfile(path, metrics_text(accounts, now))
     except OSError as exc:
         log.warning("cannot write the metrics file %s: %s", path, exc.strerror or exc)
 
 
-def _save(path: Path, state: State) -> StateError | None:
+def _save(path: Path, histories: Mapping[str, State]) -> StateError | None:
     try:
         with critical():  # a stop waits for the save: no temp file left behind
-            save_state(path, state)
+            save_state(path, histories)
     except StateError as error:
         return error
     return None
-
-
-def _deliver(
-    report: CheckReport, config: Config, environ: Mapping[str, str], print_to: TextIO | None
-) -> CheckReport:
-    from watcher.core.delivery import deliver, plan_messages, record_deliveries
-    from watcher.notify.targets import load_targets, renamed_ids, send
-
-    targets = _unique(load_targets(config.notify, environ))
-    routes = [t.route for t in targets]
-    state = _with_current_ids(report.state, renamed_ids(targets))
-    report = report._replace(state=state)
-    plan = plan_messages(state.pending, routes)
-    if report.dry_run or not plan:
-        return report._replace(targets=tuple(targets), plan=plan)
-    by_id = {t.target_id: t for t in targets}
-    stream = print_to if print_to is not None else sys.stdout
-
-    def send_to(target_id: str, message: Message) -> Outcome:
-        outcome = send(by_id[target_id], message, stream)
-        if not outcome.ok:
-            log.debug("delivery to %s failed: %s", by_id[target_id].masked, outcome.reason)
-        return outcome
-
-    outcomes = deliver(plan, routes, send_to)
-    state = record_deliveries(report.state, plan, outcomes, routes)
-    return report._replace(targets=tuple(targets), plan=plan, outcomes=outcomes, state=state)
 
 
 def _unique(targets: list[Target]) -> list[Target]:

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from watcher import __version__, critical
 from watcher.critical import StopRequested
@@ -27,7 +27,8 @@ from watcher.errors import ConfigError, WatcherError
 from watcher.logs import configure_command_logging
 
 if TYPE_CHECKING:  # each mode imports what it needs when it runs: start-up stays short
-    from watcher.core.model import TokenInfo
+    from watcher.config import Config
+    from watcher.core.model import Observation, Rules, State, TokenInfo
     from watcher.core.outlook import Outlook
     from watcher.core.usage import Usage
     from watcher.grok.identity import LoginView
@@ -157,6 +158,13 @@ def _add_mode_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --status: plain lines, even on a terminal",
     )
+    group.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="with --status, --check or --test-notify: only this one",
+    )
 
 
 def _add_file_options(parser: argparse.ArgumentParser) -> None:
@@ -224,13 +232,27 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             from watcher.service.units import install_units, uninstall_units
 
             if args.install_service:
+                from watcher.check import check_config_targets
                 from watcher.config import load_config
 
                 # The unit must not start into a config error and stay down: check first.
-                from watcher.notify.targets import check_targets
-
-                check_targets(load_config(args.config, env).notify, env)
-                return install_units(env, timer=args.timer, config=args.config, state=args.state)
+                config = load_config(args.config, env)
+                check_config_targets(config, env)
+                return install_units(
+                    env,
+                    timer=args.timer,
+                    config=args.config,
+                    state=args.state,
+                    # A refreshed login is written back beside each auth.json (its lock
+                    # beside the link, the file where a symlink points).
+                    login_dirs=tuple(
+                        dict.fromkeys(
+                            d
+                            for a in config.accounts
+                            for d in (a.auth_file.parent, a.auth_file.resolve().parent)
+                        )
+                    ),
+                )
             return uninstall_units(env)
         if args.check:
             return _run_check(args, env)
@@ -280,32 +302,119 @@ def _stopped(code: int) -> int:
 
 
 def _run_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from watcher.check import meter_policy
+    from watcher.check import Sessions, read_watch
     from watcher.config import load_config
-    from watcher.grok.reading import read
+    from watcher.core.model import Failure, State
+    from watcher.errors import WatcherError
+    from watcher.logins import chosen, plan_watches, shared_logins
     from watcher.paths import default_state_path
     from watcher.state_file import in_own_place, load_state
-    from watcher.status import format_status, outlook_now, status_document
 
     config = load_config(args.config, env)
-    # The state says which meter this login is watched on; --status reads it, never writes it.
+    accounts = chosen(config, args.account)
+    # The state says which meter each login is watched on; --status reads it, never writes it.
     state_path = args.state or default_state_path(env)
-    state, warning = load_state(
+    histories, warning = load_state(
         state_path, datetime.now(UTC), move_aside=False, own_place=in_own_place(state_path, env)
     )
     if warning:
         log.debug("%s", warning)
-    reading = read(config.grok, policy=meter_policy(state, datetime.now(UTC)))
+    watches = plan_watches(config.accounts, datetime.now(UTC), only=accounts)
+    for line in shared_logins(watches):
+        log.warning("%s", line)
+    shown: list[_Shown] = []
+    with Sessions() as sessions:
+        for watch in watches:
+            state = histories.get(watch.primary.name) or State()
+            observation, account = read_watch(
+                watch, config, state, lambda: datetime.now(UTC), None, sessions, with_plan=True
+            )
+            shown.append(_Shown(watch.names, observation, state, account.auth_file))
     now = datetime.now(UTC)
-    usage = reading.usage
-    pace = outlook_now(usage, state, config.alerts, now)
-    login = _login_read(config.grok.auth_file, reading.token, now)
+    if not config.named_accounts:  # one login: exactly as before several could be watched
+        only = shown[0]
+        if isinstance(only.observation, Failure):
+            error = WatcherError(only.observation.message)
+            error.kind = only.observation.kind  # --json's kind, as the reading raised it
+            raise error
+    failed = any(isinstance(s.observation, Failure) for s in shown)
     if args.json:
-        print(json.dumps(status_document(usage, now, pace, login)))
-        return EXIT_OK
-    drawn = None if args.plain else _picture(usage, now, pace, login, env)
-    print(drawn if drawn is not None else format_status(usage, now))
-    return EXIT_OK
+        for item in shown:  # stdout is the document: a person reads the failure here
+            if isinstance(item.observation, Failure):
+                print(f"{item.names[0]}: {item.observation.message}", file=sys.stderr)
+        print(json.dumps(_status_json(shown, config.named_accounts, config, now)))
+    else:
+        blocks = [
+            _status_text(s, config, now, env, config.named_accounts, args.plain) for s in shown
+        ]
+        print("\n\n".join(blocks))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+class _Shown(NamedTuple):
+    names: tuple[str, ...]
+    observation: Observation
+    state: State
+    auth_file: Path
+
+
+def _status_json(shown: list[_Shown], named: bool, config: Config, now: datetime) -> dict[str, Any]:
+    """One document per account under `accounts`; one unnamed login's fields also at the
+    top, where they were before several logins could be watched."""
+    from watcher.core.model import Reading
+    from watcher.status import STATUS_SCHEMA, outlook_now, status_document
+
+    documents = []
+    for item in shown:
+        observation = item.observation
+        if isinstance(observation, Reading):
+            usage = observation.usage
+            rules = _rules_of(config, item.names[0])
+            document = status_document(
+                usage,
+                now,
+                outlook_now(usage, item.state, rules, now),
+                _login_read(item.auth_file, observation.token, now),
+            )
+            document.pop("schema")
+        else:
+            document = {"error": {"kind": observation.kind, "message": observation.message}}
+        documents.append({"name": item.names[0], "names": list(item.names), **document})
+    if named:
+        return {"schema": STATUS_SCHEMA, "accounts": documents}
+    top = {k: v for k, v in documents[0].items() if k not in ("name", "names")}
+    return {"schema": STATUS_SCHEMA, **top, "accounts": documents}
+
+
+def _rules_of(config: Config, name: str) -> Rules:
+    return next(a.rules for a in config.accounts if a.name == name)
+
+
+def _status_text(
+    item: _Shown,
+    config: Config,
+    now: datetime,
+    env: Mapping[str, str],
+    named: bool,
+    plain: bool,
+) -> str:
+    """One account's lines: the picture on a terminal, else the seed's lines (under the
+    account's name when the config names its logins)."""
+    from watcher.core.model import Reading
+    from watcher.status import format_status, outlook_now
+
+    title = ", ".join(item.names) if named else None
+    observation = item.observation
+    if not isinstance(observation, Reading):
+        return f"Account       {title}\n{observation.message}"
+    usage = observation.usage
+    pace = outlook_now(usage, item.state, _rules_of(config, item.names[0]), now)
+    login = _login_read(item.auth_file, observation.token, now)
+    drawn = None if plain else _picture(usage, now, pace, login, env, title)
+    if drawn is not None:
+        return drawn
+    text = format_status(usage, now)
+    return f"Account       {title}\n{text}" if title else text
 
 
 def _login_read(auth_file: Path, token: TokenInfo, now: datetime) -> LoginView | None:
@@ -319,7 +428,12 @@ def _login_read(auth_file: Path, token: TokenInfo, now: datetime) -> LoginView |
 
 
 def _picture(
-    usage: Usage, now: datetime, pace: Outlook, login: LoginView | None, env: Mapping[str, str]
+    usage: Usage,
+    now: datetime,
+    pace: Outlook,
+    login: LoginView | None,
+    env: Mapping[str, str],
+    account: str | None = None,
 ) -> str | None:
     """The picture, on a terminal that is wide enough and can show its characters; None for
     the plain lines."""
@@ -336,7 +450,7 @@ def _picture(
     width = shutil.get_terminal_size().columns
     if not picture.fits(width, sys.stdout.encoding):
         return None
-    shown = picture_of(usage, now, None, pace, login)
+    shown = picture_of(usage, now, None, pace, login)._replace(account=account)
     return picture.render(shown, width, colour=picture.use_colour(env, is_tty=True))
 
 
@@ -365,6 +479,8 @@ def _misuse(args: argparse.Namespace) -> str | None:
         return "--timer goes with --install-service"
     if args.plain and not args.status:
         return "--plain goes with --status"
+    if args.account and not (args.status or args.check or args.test_notify):
+        return "--account goes with --status, --check or --test-notify"
     return None
 
 
@@ -381,6 +497,7 @@ def _run_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         config,
         args.state or default_state_path(env),
         env,
+        only=args.account,
         dry_run=args.dry_run,
         print_to=sys.stderr if args.json else None,
     )
@@ -396,10 +513,13 @@ def _run_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                     f"{message.title}\n{message.body}"
                 )
         print(summary_line(report, now))
-    if isinstance(report.observation, Failure) and args.json:
+    if args.json:
         # The summary line already says it; with --json stdout is the document, so a
         # person reading the terminal gets the message here.
-        print(report.observation.message, file=sys.stderr)
+        for account in report.accounts:
+            if isinstance(account.observation, Failure):
+                named = f"{account.name}: " if report.named else ""
+                print(f"{named}{account.observation.message}", file=sys.stderr)
     if report.save_error is not None:
         print(report.save_error, file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED
@@ -409,7 +529,7 @@ def _run_test_notify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from watcher.config import load_config
     from watcher.trial import run_test_notify
 
-    return run_test_notify(load_config(args.config, env), env, sys.stdout)
+    return run_test_notify(load_config(args.config, env), env, sys.stdout, args.account)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ and the key, with a suggestion for a near-miss spelling.
 from __future__ import annotations
 
 import math
+import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -23,6 +25,8 @@ from watcher.notify.settings import NotifySettings
 from watcher.numbers import is_number
 from watcher.paths import default_auth_path, default_config_path, home_directory
 
+DEFAULT_ACCOUNT = "default"
+ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 # [alerts] becomes the core's Rules: their defaults are the config's.
 DEFAULT_THRESHOLDS = Rules().thresholds
 DEFAULT_INTERVAL = timedelta(minutes=5)
@@ -41,6 +45,20 @@ class ExportSettings(NamedTuple):
     listen: tuple[str, int] | None = None  # (host, port)
 
 
+class Account(NamedTuple):
+    """One Grok login to watch. Without [[accounts]] there is one, named DEFAULT_ACCOUNT,
+    which never appears in a message."""
+
+    name: str
+    auth_file: Path
+    rules: Rules = Rules()
+    # Account tags: its alerts go only to targets carrying one of them (or `always`); None:
+    # every target. Separate from the severity routing tags, which apply as well.
+    targets: tuple[str, ...] | None = None
+    named: bool = False  # from an [[accounts]] table
+    grok_home: Path | None = None  # as configured: the home `grok login` must be run for
+
+
 class Config(NamedTuple):
     grok: GrokSettings
     alerts: Rules = Rules()
@@ -48,6 +66,13 @@ class Config(NamedTuple):
     schedule: ScheduleSettings = ScheduleSettings()
     export: ExportSettings = ExportSettings()
     source: Path | None = None  # the file read, None when running on defaults
+    accounts: tuple[Account, ...] = ()  # never empty once loaded (see `_build`)
+    # GROK_HOME was set but [[accounts]] name every login: the start line says it is ignored.
+    grok_home_ignored: bool = False
+
+    @property
+    def named_accounts(self) -> bool:
+        return any(a.named for a in self.accounts)
 
 
 def load_config(explicit_path: Path | None, environ: Mapping[str, str]) -> Config:
@@ -216,9 +241,25 @@ _SCHEMA: dict[str, dict[str, Validator]] = {
 }
 
 
+# An [[accounts]] table: each key's validator (the path keys are expanded in `_accounts`).
+_ACCOUNT_KEYS: dict[str, Validator] = {
+    "name": _string,
+    "grok_home": _string,
+    "auth_file": _string,
+    "thresholds": _thresholds,
+    "rearm_below": _non_negative,
+    "forecast": _boolean,
+    "targets": _string_list,
+}
+# Severity routing tags and `always` route by themselves: an account's tags are other words.
+_NOT_ACCOUNT_TAGS = frozenset(("critical", "warning", "info", "always"))
+
+
 def _build(document: dict[str, Any], path: Path | None, environ: Mapping[str, str]) -> Config:
     where = str(path) if path else "config"
     values: dict[str, dict[str, Any]] = {section: {} for section in _SCHEMA}
+    document = dict(document)
+    account_tables = document.pop("accounts", None)
     for section, table in document.items():
         if section not in _SCHEMA:
             owner = _owner(section)
@@ -239,6 +280,11 @@ def _build(document: dict[str, Any], path: Path | None, environ: Mapping[str, st
                 raise ConfigError(f"{where}: [{section}] {key}: {exc}") from None
 
     grok = values["grok"]
+    if account_tables is not None and "auth_file" in grok:
+        raise ConfigError(
+            f"{where}: [grok] auth_file cannot be used with [[accounts]]: give each account "
+            "its grok_home or auth_file"
+        )
     if "auth_file" in grok:
         grok["auth_file"] = _expand_home(grok["auth_file"], environ)
     else:
@@ -254,14 +300,95 @@ def _build(document: dict[str, Any], path: Path | None, environ: Mapping[str, st
     export = values["export"]
     if "textfile" in export:
         export["textfile"] = _expand_home(export["textfile"], environ)
+    rules = Rules(**values["alerts"])
+    if account_tables is None:
+        accounts: tuple[Account, ...] = (Account(DEFAULT_ACCOUNT, grok["auth_file"], rules),)
+    else:
+        accounts = _accounts(account_tables, rules, where, environ)
+        grok["auth_file"] = accounts[0].auth_file
     return Config(
         grok=GrokSettings(**grok),
-        alerts=Rules(**values["alerts"]),
+        alerts=rules,
         notify=NotifySettings(**values["notify"]),
         schedule=ScheduleSettings(**values["schedule"]),
         export=ExportSettings(**export),
         source=path,
+        accounts=accounts,
+        grok_home_ignored=account_tables is not None and bool(environ.get("GROK_HOME")),
     )
+
+
+def _accounts(
+    tables: Any, rules: Rules, where: str, environ: Mapping[str, str]
+) -> tuple[Account, ...]:
+    """[[accounts]]: each a name and a login file, with its own rules and tags."""
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{where}: accounts: expected [[accounts]] tables")
+    accounts: list[Account] = []
+    names: dict[str, str] = {}
+    files: dict[str, str] = {}
+    for number, table in enumerate(tables, 1):
+        label = f"[[accounts]] #{number}"
+        checked: dict[str, Any] = {}
+        for key, value in table.items():
+            if key not in _ACCOUNT_KEYS:
+                raise ConfigError(
+                    f"{where}: {label} {key}: unknown key{_suggest(key, _ACCOUNT_KEYS)}"
+                )
+            try:
+                checked[key] = _ACCOUNT_KEYS[key](value, where)
+            except _Invalid as exc:
+                raise ConfigError(f"{where}: {label} {key}: {exc}") from None
+        name = checked.get("name")
+        if name is None:
+            raise ConfigError(f'{where}: {label}: needs a name, like name = "work"')
+        if not ACCOUNT_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{where}: {label} name: {name!r}: use 1 to 32 letters, digits, - or _"
+            )
+        label = f'[[accounts]] "{name}"'
+        if name.lower() in names:
+            raise ConfigError(f'{where}: {label}: a second account named "{names[name.lower()]}"')
+        names[name.lower()] = name
+        if ("grok_home" in checked) == ("auth_file" in checked):
+            raise ConfigError(f"{where}: {label}: needs either grok_home or auth_file (one)")
+        grok_home = None
+        if "grok_home" in checked:
+            grok_home = _expand_home(checked["grok_home"], environ)
+            auth_file = grok_home / "auth.json"
+        else:
+            auth_file = _expand_home(checked["auth_file"], environ)
+        same = os.path.realpath(auth_file)
+        if same in files:
+            raise ConfigError(
+                f'{where}: {label}: reads the same login file as "{files[same]}" ({auth_file})'
+            )
+        files[same] = name
+        tags = checked.get("targets")
+        if tags is not None:
+            tags = tuple(dict.fromkeys(t.lower() for t in tags))
+            if not tags:
+                raise ConfigError(f"{where}: {label} targets: name at least one tag")
+            routing = [t for t in tags if t in _NOT_ACCOUNT_TAGS]
+            if routing:
+                raise ConfigError(
+                    f'{where}: {label} targets: "{routing[0]}" is not an account tag (it '
+                    "routes by itself); name the tags of this account's targets"
+                )
+        overrides = {
+            k: checked[k] for k in ("thresholds", "rearm_below", "forecast") if k in checked
+        }
+        accounts.append(
+            Account(
+                name,
+                auth_file,
+                rules._replace(**overrides),
+                targets=tags,
+                named=True,
+                grok_home=grok_home,
+            )
+        )
+    return tuple(accounts)
 
 
 def _owner(key: str) -> str | None:

@@ -44,6 +44,20 @@ class AuthInvalid(LoginProblem):
         super().__init__("Grok auth invalid. Run `grok login` again.")
 
 
+class CopiedLogin(LoginProblem):
+    """Two watched Grok homes hold the same refresh token (one was copied from the other).
+    Refresh tokens rotate: refreshing the copy would spend the token the other home still
+    holds, and the other login would be logged out."""
+
+    kind = "copied_login"
+
+    def __init__(self, path: Path, other: str) -> None:
+        super().__init__(
+            f"Grok login {path} is a copy of {other}'s (the same refresh token); it is not "
+            f"refreshed, since that would log {other} out. Run `grok login` for this home."
+        )
+
+
 class TransientFailure(WatcherError):
     """Usage could not be read this time; the next check may succeed."""
 

@@ -11,8 +11,10 @@ used") and `grok_usage_up` is 0.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from watcher import __version__
 from watcher.core.evaluate import same_period
@@ -21,36 +23,61 @@ from watcher.core.outlook import outlook, period_elapsed
 from watcher.core.usage import Usage
 from watcher.files import replace_atomically
 
-ACCOUNT = "default"  # the single login; named accounts come with [[accounts]]
 TEXTFILE_MODE = 0o644  # node_exporter runs as another user; the unit's UMask=0077 aside
 
 _Labels = dict[str, str]
 
 
+class AccountMetrics(NamedTuple):
+    """One login's part: `observation` is what the check read (None: nothing yet)."""
+
+    name: str  # the account ("default" without [[accounts]])
+    observation: Observation | None
+    state: State
+    rules: Rules
+
+
 class _Exposition:
+    """Metric families in the order first added; each family's samples together, under one
+    HELP and TYPE, whichever account added them (the format requires it)."""
+
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.families: dict[str, tuple[str, str, list[tuple[_Labels, float]]]] = {}
 
     def add(
         self, name: str, kind: str, help_text: str, samples: list[tuple[_Labels, float]]
     ) -> None:
-        if not samples:
-            return
-        self.lines.append(f"# HELP {name} {help_text}")
-        self.lines.append(f"# TYPE {name} {kind}")
-        for labels, value in samples:
-            self.lines.append(f"{name}{_labels(labels)} {_number(value)}")
+        if samples:
+            self.families.setdefault(name, (kind, help_text, []))[2].extend(samples)
 
     def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
+        lines = []
+        for name, (kind, help_text, samples) in self.families.items():
+            lines.append(f"# HELP {name} {help_text}")
+            lines.append(f"# TYPE {name} {kind}")
+            lines.extend(f"{name}{_labels(labels)} {_number(value)}" for labels, value in samples)
+        return "\n".join(lines) + "\n"
 
 
-def metrics_text(observation: Observation | None, state: State, rules: Rules, now: datetime) -> str:
-    """The metrics after a check: `observation` is what it read (None: nothing yet)."""
+def metrics_text(accounts: Sequence[AccountMetrics], now: datetime) -> str:
+    """The metrics after a check, every account's labelled with its name."""
     out = _Exposition()
-    account = {"account": ACCOUNT}
+    for account in accounts:
+        _account_metrics(out, account, now)
+    out.add(
+        "grok_usage_watcher_info",
+        "gauge",
+        "The running grok-usage-watcher, by version.",
+        [({"version": __version__}, 1.0)],
+    )
+    return out.text()
+
+
+def _account_metrics(out: _Exposition, metrics: AccountMetrics, now: datetime) -> None:
+    observation, state, rules = metrics.observation, metrics.state, metrics.rules
+    account = {"account": metrics.name}
     if isinstance(observation, Reading):
-        _usage_metrics(out, observation.usage, state, rules, now)
+        _usage_metrics(out, metrics.name, observation.usage, state, rules, now)
         token = observation.token
         if token.expires_at is not None:
             out.add(
@@ -81,19 +108,12 @@ def metrics_text(observation: Observation | None, state: State, rules: Rules, no
             for name, count in zip(Delivered._fields, state.delivered, strict=True)
         ],
     )
-    out.add(
-        "grok_usage_watcher_info",
-        "gauge",
-        "The running grok-usage-watcher, by version.",
-        [({"version": __version__}, 1.0)],
-    )
-    return out.text()
 
 
 def _usage_metrics(
-    out: _Exposition, usage: Usage, state: State, rules: Rules, now: datetime
+    out: _Exposition, name: str, usage: Usage, state: State, rules: Rules, now: datetime
 ) -> None:
-    labels = {"account": ACCOUNT, "meter": usage.meter}
+    labels = {"account": name, "meter": usage.meter}
     period = usage.period
     out.add(
         "grok_usage_credits_used_ratio",
@@ -132,7 +152,7 @@ def _usage_metrics(
             [(labels, projected / 100)],
         )
     if usage.amounts_in_cents and usage.pay_as_you_go_cap:
-        account = {"account": ACCOUNT}
+        account = {"account": name}
         out.add(
             "grok_usage_pay_as_you_go_cap_dollars",
             "gauge",

@@ -6,6 +6,11 @@ Follows the Monitoring Plugins Development Guidelines
 1 WARNING, 2 CRITICAL, 3 UNKNOWN; `-w` and `-c` take the guidelines' ranges
 (`watcher.core.ranges`) over the percent used; `-t` bounds the run.
 
+One check reads one login: a service check is one thing. With several [[accounts]],
+`--account NAME` says which (none is UNKNOWN, naming them: checking the first silently would
+hide the others); with one it may be left out. The text then starts with the account's name;
+the performance data keeps its labels, the service being the account's own.
+
 A sibling of `--status` (cli.py's `_run_status`): the same config, the same reading, the
 state file read only for the meter policy and the pace samples, never written. It sends no
 alert and changes no alert state: the monitoring system owns notifications then. It only
@@ -34,7 +39,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from watcher import __version__, critical
 from watcher.core.ranges import Range, RangeError, parse_range
@@ -43,8 +48,8 @@ from watcher.errors import LoginProblem, NetworkFailure, RefreshNetworkFailure, 
 from watcher.paths import cache_home
 
 if TYPE_CHECKING:  # the reading's modules load once the arguments are good
-    from watcher.config import Config
-    from watcher.core.model import State
+    from watcher.config import Account, Config
+    from watcher.core.model import Rules, State
     from watcher.core.usage import Usage
     from watcher.grok.login import RefreshNotAllowed
 
@@ -60,13 +65,14 @@ DEFAULT_TIMEOUT = 10.0
 AFTER_READING_SECONDS = 0.25
 MIN_READING_SECONDS = 0.1
 PLAN_MAX_AGE = timedelta(days=1)  # as `watcher.check.PLAN_MAX_AGE`
+PLAN_FORGOTTEN = timedelta(days=30)  # a login's cached plan, once no check asks any more
 CACHE_DIRECTORY = "grok-usage-watcher"
 PLAN_CACHE = "plan.json"
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 log = logging.getLogger(__name__)
 
-USAGE = "Usage: {prog} [-w RANGE] [-c RANGE] [-t SECONDS] [-v] [-h] [-V]"
+USAGE = "Usage: {prog} [-w RANGE] [-c RANGE] [-t SECONDS] [--account NAME] [-v] [-h] [-V]"
 
 HELP = """\
 {prog} {version} (grok-usage-watcher)
@@ -86,6 +92,10 @@ Options:
  -t, --timeout=SECONDS
     UNKNOWN when Grok has not answered in time (default {timeout:g}; 30s, 1m too);
     each request waits at most half of it, to leave room for a login refresh
+ --account=NAME
+    the login to check, by its [[accounts]] name (any case): needed when the
+    config has several, one service check each; without [[accounts]] the one
+    login is `{default_account}`
  -v, --verbose
     more lines of detail; -vvv also logs the requests to stderr
  -h, --help
@@ -99,19 +109,24 @@ it is inside. `80` is 0:80 (alert above 80), `10:` alerts below 10, `~:10`
 above 10, `10:20` outside 10..20, `@10:20` inside 10..20. So exactly 80.0 %
 is OK with -w 80, where the watcher's own 80 % threshold alerts.
 
+With [[accounts]], the status text starts with the account's name
+(`work: 83% of weekly credits used, ...`); the account's own thresholds
+decide the pace line, never the state: -w and -c do.
+
 Exit codes: 0 OK, 1 WARNING, 2 CRITICAL (the thresholds, or a Grok login
 to renew with `grok login`), 3 UNKNOWN (usage not read, no answer within
--t, a bad argument or config, or a login file of another user that needs
-a refresh: it is refreshed only by a check run as its owner).
+-t, a bad argument or config, no --account with several accounts or an
+unknown one, or a login file of another user that needs a refresh: it is
+refreshed only by a check run as its owner).
 
 Performance data: 'used' (percent, with -w and -c as given),
 'period_elapsed' (percent of the credits' period passed), 'reset_in'
 (seconds until the credits reset); the last two when Grok says the period.
 
-Environment: GROK_HOME (the login, $GROK_HOME/auth.json, else
-~/.grok/auth.json), XDG_CONFIG_HOME and XDG_STATE_HOME (the watcher's config
-and state), XDG_CACHE_HOME (the plan, asked at most once a day, default
-~/.cache), TZ (the times shown), HOME."""
+Environment: GROK_HOME (the login without [[accounts]]: $GROK_HOME/auth.json,
+else ~/.grok/auth.json), XDG_CONFIG_HOME and XDG_STATE_HOME (the watcher's
+config and state), XDG_CACHE_HOME (the plans, each login's asked at most once
+a day, default ~/.cache), TZ (the times shown), HOME."""
 
 
 class Result(NamedTuple):
@@ -134,6 +149,7 @@ class Options(NamedTuple):
     critical: Range
     timeout: float
     verbose: int
+    account: str | None = None  # --account: None, the only one configured
 
 
 class BadArgument(Exception):
@@ -187,6 +203,7 @@ def _parser(prog: str, usage: str) -> argparse.ArgumentParser:
     parser.add_argument("-w", "--warning", default=DEFAULT_WARNING, metavar="RANGE")
     parser.add_argument("-c", "--critical", default=DEFAULT_CRITICAL, metavar="RANGE")
     parser.add_argument("-t", "--timeout", default=None, metavar="SECONDS")
+    parser.add_argument("--account", action="append", default=[], metavar="NAME")
     parser.add_argument("-v", "--verbose", action="count", default=0)
     parser.add_argument("-h", "--help", action="store_true")
     parser.add_argument("-V", "--version", action="store_true")
@@ -200,7 +217,11 @@ def _options(parsed: argparse.Namespace) -> Options:
     except RangeError as error:
         raise BadArgument(str(error)) from None
     timeout = DEFAULT_TIMEOUT if parsed.timeout is None else parse_timeout(parsed.timeout)
-    return Options(warning, critical_range, timeout, parsed.verbose)
+    accounts: list[str] = parsed.account
+    if len(accounts) > 1:  # the last one silently winning would check a login not meant
+        raise BadArgument(f"--account: one per check, got {', '.join(map(repr, accounts))}")
+    account = accounts[0] if accounts else None
+    return Options(warning, critical_range, timeout, parsed.verbose, account)
 
 
 def parse_timeout(text: str) -> float:
@@ -222,7 +243,10 @@ def parse_timeout(text: str) -> float:
 
 
 def _help(prog: str, usage: str) -> str:
+    from watcher.config import DEFAULT_ACCOUNT
+
     return HELP.format(
+        default_account=DEFAULT_ACCOUNT,
         prog=prog,
         version=__version__,
         usage=usage,
@@ -251,17 +275,60 @@ def _run_guarded(options: Options, env: Mapping[str, str], started: float) -> Re
 
 
 def run_check(options: Options, env: Mapping[str, str], started: float) -> Result:
-    """Read the usage once and judge it against the ranges."""
-    from watcher.check import meter_policy
+    """Read the chosen account's usage once and judge it against the ranges."""
     from watcher.config import load_config
+
+    config = load_config(None, env)
+    account = chosen_account(config, options.account)
+    try:
+        result = _check_account(options, env, started, config, account)
+    except WatcherError as error:  # usage not read: one line, as the CLI gives it
+        result = Result(UNKNOWN, error.message)
+    if account.named:  # the config names its logins: say which one this is
+        result = result._replace(text=f"{account.name}: {result.text}")
+    return result
+
+
+def chosen_account(config: Config, name: str | None) -> Account:
+    """The one login this check reads: --account's (any case), else the only one there is.
+    Without [[accounts]] that one is `default`, and no other name is accepted."""
+    from watcher.config import DEFAULT_ACCOUNT
+    from watcher.errors import ConfigError
+    from watcher.logins import chosen
+
+    if name is None:
+        if len(config.accounts) > 1:
+            names = ", ".join(a.name for a in config.accounts)
+            raise ConfigError(
+                f"the config has {len(config.accounts)} Grok logins ({names}): pass "
+                "--account NAME to check one, one service check each"
+            )
+        return config.accounts[0]
+    if not config.named_accounts and name.lower() != DEFAULT_ACCOUNT:
+        raise ConfigError(
+            f"--account {name}: no such account (without [[accounts]] the config has one "
+            f"login, {DEFAULT_ACCOUNT})"
+        )
+    (account,) = chosen(config, [name])
+    return account
+
+
+def _check_account(
+    options: Options, env: Mapping[str, str], started: float, config: Config, account: Account
+) -> Result:
+    from watcher.check import meter_policy
     from watcher.core.model import State
     from watcher.grok.login import RefreshNotAllowed
     from watcher.grok.reading import read
+    from watcher.logins import login_command, plan_watches
 
-    config = load_config(None, env)
     now = datetime.now(UTC)
-    state, state_note = _read_state(env, now)
-    auth_file = config.grok.auth_file
+    # As the watcher groups them: a login two names read (a copied Grok home) keeps its
+    # history under the first name, and the refresh tokens other accounts' files hold are
+    # never sent through this one (that would log the other out). Reads files only.
+    watch = next(w for w in plan_watches(config.accounts, now) if account.name in w.names)
+    state, state_note = _read_state(env, now, watch.primary.name)
+    auth_file = account.auth_file
     owner = file_owner(auth_file)
     cache = plan_cache_path(env)
     plan_known, plan = _known_plan(state, cache, auth_file, now)
@@ -269,7 +336,8 @@ def run_check(options: Options, env: Mapping[str, str], started: float) -> Resul
     # The reading's deadline is twice its per-request timeout (reading_deadline_seconds):
     # half the budget each, so that the whole reading, refresh and retry included, fits in -t.
     settings = config.grok._replace(
-        timeout_seconds=min(config.grok.timeout_seconds, max(budget, MIN_READING_SECONDS) / 2)
+        auth_file=auth_file,
+        timeout_seconds=min(config.grok.timeout_seconds, max(budget, MIN_READING_SECONDS) / 2),
     )
     reading_started = time.monotonic()
     try:
@@ -278,11 +346,13 @@ def run_check(options: Options, env: Mapping[str, str], started: float) -> Resul
             with_plan=not plan_known,
             policy=meter_policy(state or State(), now),
             may_refresh=owner == os.geteuid(),
+            others=watch.others.get(account.name),
         )
     except RefreshNotAllowed as refusal:
         return Result(UNKNOWN, _not_refreshed(refusal, owner))
     except LoginProblem as problem:
-        return Result(CRITICAL, problem.message)
+        fix = login_command(account, env)  # a named account: which home to log in
+        return Result(CRITICAL, problem.message + (f" For this login: `{fix}`." if fix else ""))
     except (NetworkFailure, RefreshNetworkFailure) as failure:
         waited = time.monotonic() - reading_started
         if waited < settings.timeout_seconds * 0.9:  # refused, reset: not a matter of time
@@ -300,22 +370,23 @@ def run_check(options: Options, env: Mapping[str, str], started: float) -> Resul
     return judged(
         usage,
         options,
-        config,
+        account.rules._replace(local_zone=config.alerts.local_zone),
         state,
         datetime.now(UTC),
-        detail=_detail(options, config, owner, reading_started, state_note, plan_known),
+        detail=_detail(options, config, auth_file, owner, reading_started, state_note, plan_known),
     )
 
 
 def judged(
     usage: Usage,
     options: Options,
-    config: Config,
+    rules: Rules,
     state: State | None,
     now: datetime,
     detail: tuple[str, ...] = (),
 ) -> Result:
-    """The state, the text, the performance data and the lines below for one reading."""
+    """The state, the text, the performance data and the lines below for one reading. The
+    ranges decide the state; the account's rules only the pace (its next threshold)."""
     from watcher.core.formatting import format_local_time, reset_words, whole_percent
     from watcher.core.outlook import period_elapsed
     from watcher.picture import pace_words
@@ -331,7 +402,7 @@ def judged(
         verdict = WARNING
     else:
         verdict = OK
-    zone = config.alerts.local_zone
+    zone = rules.local_zone
     period = usage.period
     what = f"{period.kind} credits" if period.kind else "credits"
     reset = reset_words(
@@ -345,7 +416,7 @@ def judged(
     if period.end is not None:
         seconds = max(0, int((period.end - now).total_seconds()))
         perfdata.append(f"'reset_in'={seconds}s;;;0")
-    pace = outlook_now(usage, state, config.alerts, now)
+    pace = outlook_now(usage, state, rules, now)
     lines = (
         f"plan: {usage.plan or 'unknown'}",
         f"pace: {pace_words(pace, lambda moment: format_local_time(moment, now, zone))}",
@@ -367,6 +438,7 @@ def _not_refreshed(refusal: RefreshNotAllowed, owner: int | None) -> str:
 def _detail(
     options: Options,
     config: Config,
+    auth_file: Path,
     owner: int | None,
     reading_started: float,
     state_note: str | None,
@@ -386,7 +458,7 @@ def _detail(
         f"thresholds: warning outside {options.warning.text}, "
         f"critical outside {options.critical.text} (with @: inside)",
         f"config: {config.source or 'none, the defaults'}",
-        f"login: {config.grok.auth_file} ({whose})",
+        f"login: {auth_file} ({whose})",
         f"state: {state_note or 'read for the meter and the pace, never written'}",
         f"plan from: {'the last day (asked at most once a day)' if plan_known else '/settings'}",
         f"read in {read_ms:.0f} ms (-t {options.timeout:g} s)",
@@ -396,21 +468,26 @@ def _detail(
 # --- what is only read: the state, the owner of the login -----------------------------------------
 
 
-def _read_state(env: Mapping[str, str], now: datetime) -> tuple[State | None, str | None]:
-    """The watcher's state, read only (never moved aside, never locked): None with the
-    reason when it cannot be read -- the pace then goes without its samples."""
+def _read_state(
+    env: Mapping[str, str], now: datetime, account: str
+) -> tuple[State | None, str | None]:
+    """The account's history in the watcher's state, read only (never moved aside, never
+    locked): None with the reason when it cannot be read -- the pace then goes without its
+    samples."""
     from watcher.paths import default_state_path
     from watcher.state_file import in_own_place, load_state
 
     path = default_state_path(env)
     try:
-        state, warning = load_state(path, now, move_aside=False, own_place=in_own_place(path, env))
+        histories, warning = load_state(
+            path, now, move_aside=False, own_place=in_own_place(path, env)
+        )
     except WatcherError as error:
         log.debug("%s", error.message)
         return None, error.message
     if warning:
         log.debug("%s", warning)
-    return state, warning
+    return histories.get(account), warning
 
 
 def file_owner(path: Path) -> int | None:
@@ -439,15 +516,28 @@ def _known_plan(
     if state is not None and _fresh(state.plan_checked_at, now):
         return True, remembered
     try:
-        cached = json.loads(cache.read_text(encoding="utf-8"))
+        cached = _cached_plans(cache)[str(_resolved(auth_file))]
         checked_at = datetime.fromisoformat(cached["checked_at"])
         plan = cached["plan"]
-        login = cached["login"]
-    except (OSError, ValueError, TypeError, KeyError):
+    except (KeyError, ValueError, TypeError):
         return False, remembered
-    if login != str(_resolved(auth_file)) or not (plan is None or isinstance(plan, str)):
+    if not (plan is None or isinstance(plan, str)):
         return False, remembered
     return _fresh(checked_at if checked_at.tzinfo else None, now), plan or remembered
+
+
+def _cached_plans(cache: Path) -> dict[str, Any]:
+    """The cache's plans by login file (resolved): one per account checked, so that the
+    service checks of several accounts do not make each other ask again. Anything else
+    read there (an older cache of one login, a broken file) is no plan known."""
+    try:
+        document = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    logins = document.get("logins") if isinstance(document, dict) else None
+    if not isinstance(logins, dict):
+        return {}
+    return {k: v for k, v in logins.items() if isinstance(v, dict)}
 
 
 def _fresh(checked_at: datetime | None, now: datetime) -> bool:
@@ -456,16 +546,31 @@ def _fresh(checked_at: datetime | None, now: datetime) -> bool:
 
 
 def _save_plan(cache: Path, auth_file: Path, plan: str | None, now: datetime) -> None:
-    """0600, written atomically; a cache that cannot be written only means asking again."""
+    """0600, written atomically; a cache that cannot be written only means asking again.
+    The other logins' plans are kept, but none asked more than PLAN_FORGOTTEN ago (a login
+    no longer checked). Two checks saving at once may drop one plan: it is asked again."""
     from watcher.files import remove_stale_temporaries, replace_atomically
 
-    document = {"login": str(_resolved(auth_file)), "plan": plan, "checked_at": now.isoformat()}
+    logins = {
+        login: entry
+        for login, entry in _cached_plans(cache).items()
+        if _asked_within(entry, now, PLAN_FORGOTTEN)
+    }
+    logins[str(_resolved(auth_file))] = {"plan": plan, "checked_at": now.isoformat()}
     try:
         cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         remove_stale_temporaries(cache)
-        replace_atomically(cache, json.dumps(document) + "\n")
+        replace_atomically(cache, json.dumps({"logins": logins}) + "\n")
     except OSError as exc:
         log.debug("%s: the plan was not cached: %s", cache, exc.strerror or exc)
+
+
+def _asked_within(entry: Mapping[str, Any], now: datetime, age: timedelta) -> bool:
+    try:
+        checked_at = datetime.fromisoformat(entry["checked_at"])
+        return checked_at.tzinfo is not None and now - checked_at < age
+    except (KeyError, ValueError, TypeError):
+        return False
 
 
 def _resolved(path: Path) -> Path:

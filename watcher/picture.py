@@ -74,6 +74,7 @@ class StatusPicture(NamedTuple):
     now: datetime
     when: Callable[[datetime], str]
     span: Callable[[timedelta], str]
+    account: str | None = None  # the account's name, when the config names its logins
 
 
 def fits(width: int, encoding: str | None) -> bool:
@@ -200,8 +201,9 @@ def _rows(picture: StatusPicture, cells: int, with_in: bool) -> list[_Row]:
     header: list[_Piece] = [_Piece("", picture.plan or "plan unknown")]
     if picture.who:
         header.append(_Piece(" · ", picture.who))
+    title = f"{HEADER} ({picture.account})" if picture.account else HEADER
     rows = [
-        _Row(HEADER, len(HEADER) + 2, tuple(header)),
+        _Row(title, len(title) + 2, tuple(header)),
         _Row(picture.meter_label, column, _meter_pieces(picture, cells, with_in), has_bar=True),
     ]
     if picture.elapsed is not None:

@@ -6,31 +6,45 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from watcher.core.formatting import whole_percent
-from watcher.core.model import Failure, Reading
+from watcher.core.model import Failure, Observation, Reading
 from watcher.status import STATUS_SCHEMA, describe_reset, outlook_now, status_document
 
 if TYPE_CHECKING:
-    from watcher.check import CheckReport
+    from watcher.check import AccountCheck, CheckReport
     from watcher.core.delivery import Outcome
     from watcher.notify.targets import Target
 
 
 def summary_line(report: CheckReport, now: datetime) -> str:
-    observation = report.observation
+    """ "83% used (weekly pool, resets ...); nothing to send" -- for several named logins,
+    each one's part under its name."""
+    parts = [_read_part(a.observation, now) for a in report.accounts]
+    if report.named:
+        parts = [
+            f"{', '.join(a.names) or a.name}: {p}"
+            for a, p in zip(report.accounts, parts, strict=True)
+        ]
+    read = "; ".join(parts)
+    sent = _sent(report)
+    if read.endswith("."):
+        # A failure's message is a sentence of its own ("... Try again later."): so is what
+        # follows.
+        return f"{read} {sent[0].upper()}{sent[1:]}."
+    return f"{read}; {sent}"
+
+
+def _read_part(observation: Observation, now: datetime) -> str:
     if isinstance(observation, Reading):
         usage = observation.usage
         what = f"{usage.period.kind} pool" if usage.meter == "pool" else "monthly credits"
         if usage.meter == "pool" and not usage.period.kind:
             what = "usage pool"
-        read = (
+        return (
             f"{whole_percent(usage.percent_used)}% used ({what}, "
             f"{describe_reset(usage.period.end, now)})"
         )
-        return f"{read}; {_sent(report)}"
     assert isinstance(observation, Failure)
-    # The message is a sentence of its own ("... Try again later."): so is what follows.
-    sent = _sent(report)
-    return f"{observation.message} {sent[0].upper()}{sent[1:]}."
+    return observation.message
 
 
 def _sent(report: CheckReport) -> str:
@@ -63,24 +77,51 @@ def _targets(count: int) -> str:
 
 
 def check_document(report: CheckReport, now: datetime) -> dict[str, Any]:
-    observation = report.observation
+    """One check as JSON: every account under `accounts`; one unnamed login's reading also
+    at the top, where it was before several logins could be watched."""
+    targets = {t.target_id: t for t in report.targets}
+    accounts = [_account_document(a, now) for a in report.accounts]
+    document: dict[str, Any] = {"schema": STATUS_SCHEMA, "dry_run": report.dry_run}
+    if not report.named:
+        document["reading"] = accounts[0]["reading"]
+    document.update(
+        {
+            "alerts": [alert for a in accounts for alert in a["alerts"]],
+            "deliveries": [
+                _delivery(
+                    targets[target_id],
+                    message.title,
+                    message.alert_keys,
+                    report.outcomes.get(target_id),
+                )
+                for target_id, message in report.plan.items()
+            ],
+            "pending": report.pending,
+            "state_saved": report.save_error is None and not report.dry_run,
+            "accounts": accounts,
+        }
+    )
+    return document
+
+
+def _account_document(account: AccountCheck, now: datetime) -> dict[str, Any]:
+    observation = account.observation
     if isinstance(observation, Reading):
         usage = observation.usage
         if usage.plan is None:  # /settings is asked once a day: the plan the state knows
-            usage = usage._replace(plan=report.state.plan)
+            usage = usage._replace(plan=account.state.plan)
         reading: dict[str, Any] = status_document(
             usage,
             now,
-            pace=outlook_now(usage, report.state, report.rules, now),
-            login=report.login(now),
+            pace=outlook_now(usage, account.state, account.rules, now),
+            login=account.login(now),
         )
         reading.pop("schema")
     else:
         reading = {"error": {"kind": observation.kind, "message": observation.message}}
-    targets = {t.target_id: t for t in report.targets}
     return {
-        "schema": STATUS_SCHEMA,
-        "dry_run": report.dry_run,
+        "name": account.name,
+        "names": list(account.names or (account.name,)),
         "reading": reading,
         "alerts": [
             {
@@ -90,19 +131,9 @@ def check_document(report: CheckReport, now: datetime) -> dict[str, Any]:
                 "title": a.title,
                 "body": a.body,
             }
-            for a in report.alerts
+            for a in account.alerts
         ],
-        "deliveries": [
-            _delivery(
-                targets[target_id],
-                message.title,
-                message.alert_keys,
-                report.outcomes.get(target_id),
-            )
-            for target_id, message in report.plan.items()
-        ],
-        "pending": len(report.state.pending),
-        "state_saved": report.save_error is None and not report.dry_run,
+        "pending": len(account.state.pending),
     }
 
 

@@ -10,8 +10,11 @@ is refused before a lock or a directory is made, and left byte-identical. Our ow
 is moved aside (one warning, never over an earlier backup) and the watcher starts fresh; a
 file from a newer version is refused, never moved aside.
 
-Version 2 keeps each login's history under [accounts.NAME] (today one, "default") and each
-meter's history under it; a version-1 file is migrated on load.
+Version 2 keeps each login's history under [accounts.NAME] ("default" without [[accounts]]
+in the config) and each meter's history under it; a version-1 file is migrated on load. A
+version-2 file written before several logins could be watched has only [accounts.default]:
+it reads as that account's history, which core/accounts.py hands on to the account that
+now reads its login.
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ HEADER = (
     f"{MARKER} (version {STATE_VERSION}): which alerts were sent, so that none is sent twice.\n"
     "# Written by grok-usage-watcher; deleting it only means alerts may come once more.\n"
 )
-ACCOUNT = "default"  # one login today; the layout has room for several
+ACCOUNT = "default"  # the one login watched without [[accounts]]
+# The history of every watched login, by account name, in the order of the file.
+Histories = dict[str, State]
 _V1_KEYS = frozenset(
     (
         "version",
@@ -154,29 +159,30 @@ def _is_version_1(document: dict[str, Any] | None) -> bool:
 
 def load_state(
     path: Path, now: datetime, move_aside: bool = True, own_place: bool = False
-) -> tuple[State, str | None]:
-    """The remembered state, and a warning when our own file was corrupt. It is moved aside
-    so the next save starts fresh -- unless `move_aside` is False (a dry run, --status)."""
+) -> tuple[Histories, str | None]:
+    """Every account's remembered history, and a warning when our own file was corrupt. It
+    is moved aside so the next save starts fresh -- unless `move_aside` is False (a dry run,
+    --status)."""
     _remove_stale_temporaries(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return State(), None
+        return {}, None
     except IsADirectoryError:
         raise StateRefused(f"{path}: is a directory, not a state file") from None
     except OSError as exc:
         raise StateError(f"{path}: cannot read the state file: {exc.strerror or exc}") from None
     _check_owned(path, raw, own_place)
     if not raw.strip():
-        return State(), None
+        return {}, None
     try:
         return decode_state(tomllib.loads(raw.decode("utf-8"))), None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, _Corrupt) as exc:
         reason = str(exc) if isinstance(exc, _Corrupt) else "not valid TOML"
     if not move_aside:
-        return State(), f"{path}: {reason}; deciding as if it were empty"
+        return {}, f"{path}: {reason}; deciding as if it were empty"
     aside = _move_aside(path, now, reason)
-    return State(), f"{path}: {reason}; moved aside to {aside.name}, starting fresh"
+    return {}, f"{path}: {reason}; moved aside to {aside.name}, starting fresh"
 
 
 def _move_aside(path: Path, now: datetime, reason: str) -> Path:
@@ -205,12 +211,12 @@ def _remove_stale_temporaries(path: Path) -> None:
         log.debug("removed %s, left by a process that was stopped while saving", removed)
 
 
-def save_state(path: Path, state: State) -> None:
+def save_state(path: Path, histories: Mapping[str, State]) -> None:
     import tomli_w  # only a check that saves pays for it; --status never does
 
     _make_state_directory(path)
     try:
-        replace_atomically(path, HEADER + tomli_w.dumps(encode_state(state)))
+        replace_atomically(path, HEADER + tomli_w.dumps(encode_state(histories)))
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise StateError(f"{path}: cannot write the state file: {reason}", reason) from None
@@ -252,8 +258,16 @@ def state_lock(
 # --- the TOML shape ------------------------------------------------------------------------------
 
 
-def encode_state(state: State) -> dict[str, Any]:
+def encode_state(histories: Mapping[str, State]) -> dict[str, Any]:
+    accounts = {name: _encode_account(state) for name, state in histories.items()}
+    return {"version": STATE_VERSION, "accounts": accounts}
+
+
+def _encode_account(state: State) -> dict[str, Any]:
     account: dict[str, Any] = _table(
+        identity=state.identity,
+        auth_file=state.auth_file,
+        seen_at=state.seen_at,
         meter=state.meter,
         pool_answered=state.pool_answered or None,
         pool_failing_since=state.pool_failing_since,
@@ -283,7 +297,7 @@ def encode_state(state: State) -> dict[str, Any]:
         account["pending"] = [_encode_pending(p) for p in state.pending]
     if any(state.delivered):
         account["delivered"] = state.delivered._asdict()
-    return {"version": STATE_VERSION, "accounts": {ACCOUNT: account}}
+    return account
 
 
 def _encode_history(history: MeterHistory) -> dict[str, Any]:
@@ -335,25 +349,34 @@ def _encode_pending(pending: PendingAlert) -> dict[str, Any]:
     return table
 
 
-def decode_state(document: dict[str, Any]) -> State:
+def decode_state(document: dict[str, Any]) -> Histories:
     top = _Table(document, "the file")
     version = top.get("version", int)
     if version == 1:
-        return _migrate_version_1(top)
+        return {ACCOUNT: _migrate_version_1(top)}
     if version != STATE_VERSION:
         raise _Corrupt(f"unknown state version {version!r}")
     accounts = top.table("accounts")
     if accounts is None:
-        return State()
-    account = accounts.table(ACCOUNT)
-    if account is None:
-        return State()
+        return {}
+    histories: Histories = {}
+    for name in accounts.values:
+        account = accounts.table(name)
+        if account is not None:
+            histories[name] = _decode_account(account)
+    return histories
+
+
+def _decode_account(account: _Table) -> State:
     state = State(
         meter=_meter(account.text("meter"), f"{account.where} meter"),
         pool_answered=account.flag("pool_answered"),
         pool_failing_since=account.time("pool_failing_since"),
         last_reading_at=account.time("last_reading_at"),
         token_warned_for=account.time("token_warned_for"),
+        identity=account.text("identity"),
+        auth_file=account.text("auth_file"),
+        seen_at=account.time("seen_at"),
     )
     state = _incidents(state, account)
     meters = account.table("meters")

@@ -30,6 +30,7 @@ class Route(NamedTuple):
     priority: int = 0
     # Also listed plain: it gets its messages directly, and still counts in its chain.
     direct: bool = False
+    tags: frozenset[str] = frozenset()  # its tags, lower case, without a priority
 
 
 class Message(NamedTuple):

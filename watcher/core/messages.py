@@ -294,3 +294,19 @@ def recovered_alert(
         meter=usage.meter,
         since=since,
     )
+
+
+def other_login_alert(who: str, now: datetime) -> Alert:
+    """The file behind an account's name now holds another login (core/accounts.py)."""
+    return Alert(
+        kind=AlertKind.ACCOUNT,
+        key="account",
+        severity=Severity.INFO,
+        title="Grok Build: now watching another login",
+        body=(
+            f"Now watching another login, {who}: the login file holds another Grok login "
+            "than before, so its thresholds and pace start afresh."
+        ),
+        scope=AlertScope.NONE,
+        created=now,
+    )

@@ -41,6 +41,9 @@ class TokenInfo(NamedTuple):
     expires_at: datetime | None
     renewable: bool
     entry: str | None = None
+    # Whose login it is: the entry's user_id (as a string), else its email; None when it
+    # names neither. An account's history belongs to one identity (see core/accounts.py).
+    identity: str | None = None
 
 
 class Reading(NamedTuple):
@@ -88,6 +91,7 @@ class AlertKind(StrEnum):
     RECOVERED = "recovered"
     STATE = "state"
     TEST = "test"
+    ACCOUNT = "account"  # the file behind an account's name now holds another login
 
 
 class AlertScope(StrEnum):
@@ -205,6 +209,11 @@ class State(NamedTuple):
     plan_checked_at: datetime | None = None
     pending: tuple[PendingAlert, ...] = ()
     delivered: Delivered = Delivered()
+    # Whose history this is (TokenInfo.identity of its last good reading), the login file it
+    # was read from, and when its name was last in the config: see core/accounts.py.
+    identity: str | None = None
+    auth_file: str | None = None
+    seen_at: datetime | None = None
 
     def history(self, meter: Meter) -> MeterHistory:
         return self.monthly if meter == "monthly" else self.pool

@@ -46,6 +46,7 @@ class AuthEntry(NamedTuple):
     refresh_token: str | None
     expires_at: datetime | None
     client_id: str
+    identity: str | None = None  # user_id as a string, else email: whose login this is
 
     def expires_within(self, now: datetime, margin: timedelta) -> bool:
         return self.expires_at is not None and self.expires_at - now <= margin
@@ -150,7 +151,22 @@ def parse_entry(name: str, value: object) -> AuthEntry | None:
         refresh_token=refresh_token,
         expires_at=expires_at,
         client_id=_client_id(name, value),
+        identity=_identity(value),
     )
+
+
+def _identity(value: Mapping[str, object]) -> str | None:
+    """The entry's `user_id` (a string or a number in the CLI's files: compared as a
+    string), else its `email`."""
+    user_id = value.get("user_id")
+    if isinstance(user_id, str) and user_id.strip():
+        return user_id.strip()
+    if is_number(user_id):
+        return str(user_id)
+    email = value.get("email")
+    if isinstance(email, str) and email.strip():
+        return email.strip()
+    return None
 
 
 def jwt_expiry(token: str) -> datetime | None:

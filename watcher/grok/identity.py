@@ -56,6 +56,29 @@ def describe_login(
     )
 
 
+class LoginPeek(NamedTuple):
+    """What a check must know of a login file before reading with it: whose login it holds
+    (the entry a reading would use), and the refresh tokens it holds (which another watched
+    file may hold too, when a Grok home was copied). Never logged: it holds tokens."""
+
+    identity: str | None
+    refresh_tokens: frozenset[str]
+
+    def __repr__(self) -> str:
+        return f"LoginPeek(identity={self.identity!r})"
+
+
+def peek_login(auth_path: Path, now: datetime) -> LoginPeek:
+    """Nothing known when the file cannot be read: its reading says why."""
+    try:
+        entries = login_entries(read_auth_document(auth_path))
+    except (WatcherError, OSError, RecursionError):
+        return LoginPeek(None, frozenset())
+    entry = used_entry(entries, now)
+    tokens = frozenset(e.refresh_token for e in entries if e.refresh_token)
+    return LoginPeek(entry.identity if entry is not None else None, tokens)
+
+
 def used_entry(entries: Sequence[AuthEntry], now: datetime) -> AuthEntry | None:
     """The entry `Login.credentials` (watcher/grok/login.py) settles on, without its network.
 

@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
@@ -21,6 +21,7 @@ from typing import NamedTuple
 from watcher.errors import (
     AuthExpired,
     AuthInvalid,
+    CopiedLogin,
     NetworkFailure,
     RefreshHTTPError,
     RefreshNetworkFailure,
@@ -55,6 +56,7 @@ class Credentials(NamedTuple):
     access_token: str
     expires_at: datetime | None
     renewable: bool  # a refresh token is there to renew it
+    identity: str | None = None  # whose login (AuthEntry.identity)
 
     def __repr__(self) -> str:
         return f"Credentials(entry_name={self.entry_name!r}, expires_at={self.expires_at!r})"
@@ -95,10 +97,13 @@ class Login:
         now: Callable[[], datetime],
         spent: SpentRefreshTokens,
         may_refresh: bool = True,
+        others: Mapping[str, str] | None = None,
     ) -> None:
         """`may_refresh=False`: never refresh, and write nothing beside auth.json (no lock
         file, no stale temporaries removed); a token another process renewed is still
-        adopted, and a refresh that would be needed raises RefreshNotAllowed."""
+        adopted, and a refresh that would be needed raises RefreshNotAllowed. `others`: the
+        refresh tokens other watched logins hold, to the name of each: never sent from here
+        (CopiedLogin), as that would spend the other login's token."""
         self._auth_path = auth_path
         self._token_url = token_url
         self._transport = transport
@@ -106,6 +111,7 @@ class Login:
         self._now = now
         self._spent = spent
         self._may_refresh = may_refresh
+        self._others = others or {}
 
     def credentials(self) -> Credentials:
         """The first login that is unexpired or can be refreshed."""
@@ -123,7 +129,9 @@ class Login:
                 refreshed = self._refresh(entry.name, entry.access_token, forced=False)
             except _RefreshRefused:
                 refreshed = None
-            except TransientFailure:
+            except (TransientFailure, CopiedLogin) as error:
+                if isinstance(error, CopiedLogin):
+                    log.warning("%s", error.message)
                 if still_valid:  # a few minutes left: read with it, refresh next time
                     return self._credentials(entry)
                 raise
@@ -148,7 +156,9 @@ class Login:
         renewable = (
             entry.refresh_token is not None and entry.refresh_token not in self._spent.tokens
         )
-        return Credentials(entry.name, entry.access_token, entry.expires_at, renewable)
+        return Credentials(
+            entry.name, entry.access_token, entry.expires_at, renewable, entry.identity
+        )
 
     def _refresh(self, entry_name: str, seen_token: str, forced: bool) -> Credentials | None:
         lock: contextlib.AbstractContextManager[None] = (
@@ -167,6 +177,8 @@ class Login:
                 return self._credentials(entry)
             if not entry.refresh_token or entry.refresh_token in self._spent.tokens:
                 return None
+            if entry.refresh_token in self._others:
+                raise CopiedLogin(self._auth_path, self._others[entry.refresh_token])
             if not self._may_refresh:
                 raise RefreshNotAllowed(self._auth_path)
             # Sending the refresh token spends it: first make sure the rotated login can be
@@ -180,7 +192,9 @@ class Login:
             log.debug(
                 "login %s refreshed%s", entry_name, "" if saved else " (not saved to auth.json)"
             )
-            return Credentials(entry_name, tokens.access_token, tokens.expires_at, renewable=True)
+            return Credentials(
+                entry_name, tokens.access_token, tokens.expires_at, True, entry.identity
+            )
 
     def _post_refresh(self, entry: AuthEntry) -> RefreshedTokens:
         assert entry.refresh_token is not None

@@ -7,8 +7,9 @@ min(30 s, 2 x timeout_seconds).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from watcher.core.model import Failure, Observation, Reading, TokenInfo
 from watcher.errors import ConfigError, LoginProblem, NetworkFailure, WatcherError
@@ -17,6 +18,9 @@ from watcher.grok.deadline import Deadline, DeadlineExceeded
 from watcher.grok.login import Login, SpentRefreshTokens
 from watcher.grok.settings import GrokSettings
 from watcher.grok.transport import Transport
+
+if TYPE_CHECKING:
+    import requests
 
 MAX_READING_SECONDS = 30.0
 
@@ -32,12 +36,21 @@ def observe(
     policy: MeterPolicy = NO_HISTORY,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     spent: SpentRefreshTokens | None = None,
+    session: requests.Session | None = None,
+    others: Mapping[str, str] | None = None,
 ) -> Observation:
     """A reading, or the failure to read as a value the core can decide on."""
     pool_failed: list[bool] = [False]
     try:
         return read(
-            settings, with_plan=with_plan, policy=policy, now=now, spent=spent, pool=pool_failed
+            settings,
+            with_plan=with_plan,
+            policy=policy,
+            now=now,
+            spent=spent,
+            pool=pool_failed,
+            session=session,
+            others=others,
         )
     except WatcherError as error:
         if isinstance(error, ConfigError):
@@ -56,12 +69,16 @@ def read(
     spent: SpentRefreshTokens | None = None,
     pool: list[bool] | None = None,
     may_refresh: bool = True,
+    session: requests.Session | None = None,
+    others: Mapping[str, str] | None = None,
 ) -> Reading:
     """Read usage and what the login looks like; raises a WatcherError on failure. `pool`,
     when given, learns whether the pool request failed (a failed reading then or not).
-    `may_refresh=False` reads the login as it is and never refreshes it (see `Login`)."""
+    `may_refresh=False` reads the login as it is and never refreshes it (see `Login`);
+    `others` are refresh tokens other watched logins hold (see `Login`). `session` is shared
+    by the readings of one check (see `Transport`)."""
     deadline = Deadline(reading_deadline_seconds(settings.timeout_seconds))
-    transport = Transport(settings.timeout_seconds, deadline)
+    transport = Transport(settings.timeout_seconds, deadline, session)
     login = Login(
         auth_path=settings.auth_file,
         token_url=settings.token_url,
@@ -70,6 +87,7 @@ def read(
         now=now,
         spent=spent if spent is not None else SpentRefreshTokens(),
         may_refresh=may_refresh,
+        others=others,
     )
     client = GrokClient(settings.api_base, settings.billing, transport, login)
     try:
@@ -80,6 +98,7 @@ def read(
             expires_at=credentials.expires_at if credentials else None,
             renewable=credentials.renewable if credentials else False,
             entry=credentials.entry_name if credentials else None,
+            identity=credentials.identity if credentials else None,
         )
         failure = client.pool_failure
         return Reading(

@@ -45,15 +45,21 @@ class _HeadersOnly(requests.auth.AuthBase):
 
 
 class Transport:
-    def __init__(self, timeout_seconds: float, deadline: Deadline) -> None:
+    def __init__(
+        self, timeout_seconds: float, deadline: Deadline, session: requests.Session | None = None
+    ) -> None:
+        """`session`: one shared by the readings of one check (every account's), so that a
+        second login costs a request, not a new connection; whoever made it closes it.
+        Without one, this reading has its own. trust_env stays on either way, so that
+        HTTPS_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE work."""
         self._timeout = timeout_seconds
         self._deadline = deadline
-        # One session per reading: connections are reused between the calls of one
-        # reading. trust_env stays on so HTTPS_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE work.
-        self._session = requests.Session()
+        self._own_session = session is None
+        self._session = requests.Session() if session is None else session
 
     def close(self) -> None:
-        self._session.close()
+        if self._own_session:
+            self._session.close()
 
     def get(self, url: str, headers: Mapping[str, str]) -> Response:
         return self._send("GET", url, dict(headers))

@@ -411,7 +411,11 @@ def _merge(entries: list[_Entry]) -> list[Target]:
 
     targets = []
     for target_id, group in groups.items():
-        route = Route(target_id, min(min_severity(str(t) for t in e.tags) for e in group))
+        route = Route(
+            target_id,
+            min(min_severity(str(t) for t in e.tags) for e in group),
+            tags=frozenset(str(t).strip().lower() for e in group for t in e.tags),
+        )
         membership = chains[target_id]
         if membership is not None:
             # Also listed plain: sent to directly, and still a member of its chain's level.

@@ -13,7 +13,7 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, NamedTuple
 
 from watcher.core.formatting import format_local_time, whole_percent
-from watcher.core.model import Reading
+from watcher.core.model import Observation, Reading
 from watcher.report import summary_line
 
 if TYPE_CHECKING:
@@ -23,10 +23,12 @@ NOTABLE_MOVE = 5.0  # percentage points
 
 
 class Logged(NamedTuple):
-    """What the journal last heard: the usage it was told, the error going on."""
+    """What the journal last heard: the usage it was told, the error going on -- for each
+    login by name when the config names several."""
 
     percent: float | None = None
     error: str | None = None
+    accounts: tuple[tuple[str, Logged], ...] = ()
 
 
 class CheckLine(NamedTuple):
@@ -43,7 +45,45 @@ def describe_check(
     at all (state locked too long, config vanished)."""
     if isinstance(outcome, str):
         return _error(outcome, logged)
-    observation = outcome.observation
+    if outcome.named:
+        return _several(outcome, logged, now, local)
+    return _one(outcome, outcome.observation, logged, now, local)
+
+
+def _several(
+    outcome: CheckReport, logged: Logged, now: datetime, local: tzinfo | None
+) -> CheckLine:
+    """Several named logins: each judged as one is, in one line; the status a summary
+    ("work 83%, personal 12%")."""
+    before = dict(logged.accounts)
+    lines = [
+        (a.name, _one(outcome, a.observation, before.get(a.name, Logged()), now, local))
+        for a in outcome.accounts
+    ]
+    statuses = [
+        f"{a.name} {whole_percent(a.observation.usage.percent_used)}%"
+        if isinstance(a.observation, Reading)
+        else f"{a.name}: {a.observation.message}"
+        for a in outcome.accounts
+    ]
+    level = max(line.level for _, line in lines)
+    after = dict(before)
+    after.update((name, line.logged) for name, line in lines)
+    return CheckLine(
+        level,
+        summary_line(outcome, now),
+        ", ".join(statuses),
+        Logged(accounts=tuple(after.items())),
+    )
+
+
+def _one(
+    outcome: CheckReport,
+    observation: Observation,
+    logged: Logged,
+    now: datetime,
+    local: tzinfo | None,
+) -> CheckLine:
     if not isinstance(observation, Reading):
         line = _error(observation.message, logged)
         if outcome.outcomes:  # an outage alert went out (or failed to): worth a line
@@ -60,6 +100,8 @@ def describe_check(
     if logged.error is not None:
         text = f"usage read again: {text}"
     level = max(logging.INFO, _delivery_level(outcome)) if notable else logging.DEBUG
+    # What the journal was told: a reading that earned no line leaves the last one's figure
+    # -- but the status line always shows this reading's.
     percent = usage.percent_used if notable else logged.percent
     return CheckLine(level, text, status, Logged(percent, None))
 

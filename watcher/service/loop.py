@@ -215,7 +215,8 @@ class Service:
         self._logged = Logged()
         self._remembered = Remembered()  # goes on from memory when the state cannot be saved
         self.metrics: MetricsEndpoint | None = None  # [export] listen, set by run_service
-        self._last_state: State | None = None  # for /metrics when a check cannot run
+        self._last_states: dict[str, State] = {}  # for /metrics when a check cannot run
+        self._shared: tuple[str, ...] = ()  # the warnings about logins two names read
 
     def check(self) -> None:
         from watcher.check import run_check
@@ -241,6 +242,11 @@ class Service:
             self._signals.checking = False
         if self.metrics is not None:
             self._update_metrics(outcome)
+        if not isinstance(outcome, str) and outcome.shared != self._shared:
+            # Two names reading one login: said at the first check and when it changes.
+            for shared in outcome.shared:
+                log.warning("%s", shared)
+            self._shared = outcome.shared
         line = describe_check(outcome, self._logged, datetime.now(UTC))
         self._logged = line.logged
         log.log(line.level, "%s", line.text)
@@ -260,25 +266,31 @@ class Service:
         refused or locked, the config gone) is `up` 0 with the last figures' times: never the
         previous reading's `up` 1, which would hide it from every rule."""
         from watcher.core.model import State
-        from watcher.export import metrics_text
+        from watcher.export import AccountMetrics, metrics_text
 
         now = datetime.now(UTC)
         if isinstance(outcome, str):
-            text = metrics_text(None, self._last_state or State(), self.config.alerts, now)
+            accounts = [
+                AccountMetrics(a.name, None, self._last_states.get(a.name, State()), a.rules)
+                for a in self.config.accounts
+            ]
         else:
-            self._last_state = outcome.state
-            text = metrics_text(outcome.observation, outcome.state, outcome.rules, now)
+            accounts = [
+                AccountMetrics(a.name, a.observation, a.state, a.rules) for a in outcome.accounts
+            ]
+            self._last_states.update((a.name, a.state) for a in outcome.accounts)
+        text = metrics_text(accounts, now)
         assert self.metrics is not None
         self.metrics.update(text)
 
     def reload(self) -> float | None:
         """The new interval, or None when the new config is broken (the old one stays)."""
+        from watcher.check import check_config_targets
         from watcher.config import load_config
-        from watcher.notify.targets import check_targets
 
         try:
             config = load_config(self._config_path, self._environ)
-            check_targets(config.notify, self._environ)
+            check_config_targets(config, self._environ)
         except ConfigError as error:
             log.error("%s; keeping the previous configuration", error.message)
             return None
@@ -297,8 +309,15 @@ def describe_watch(config: Config, state_path: Path) -> str:
     from watcher.notify.targets import describe_configured
 
     source = str(config.source) if config.source else "none (defaults)"
+    if config.named_accounts:
+        listed = ", ".join(f"{a.name} ({a.auth_file})" for a in config.accounts)
+        logins = f"the accounts {listed}" if len(config.accounts) > 1 else f"the account {listed}"
+        if config.grok_home_ignored:
+            logins += " (GROK_HOME is ignored: [[accounts]] name every login)"
+    else:
+        logins = f"the login in {config.grok.auth_file}"
     return (
-        f"watching Grok Build usage with the login in {config.grok.auth_file} every "
+        f"watching Grok Build usage with {logins} every "
         f"{format_duration_setting(config.schedule.interval)}; config {source}; "
         f"state {state_path}; targets: {describe_configured(config.notify)}"
     )
@@ -364,13 +383,13 @@ def _checked_at_start(config_path: Path | None, state: Path, environ: Mapping[st
     """The config, or ConfigError for the first mistake a person can fix. At start a person
     reads the journal: a URL Apprise cannot read stops the service here, with one line,
     rather than failing its sends at every check."""
+    from watcher.check import check_config_targets
     from watcher.config import load_config
-    from watcher.notify.targets import check_targets
     from watcher.state_file import check_ownership, in_own_place
 
     config = load_config(config_path, environ)
     check_ownership(state, in_own_place(state, environ))
-    check_targets(config.notify, environ)
+    check_config_targets(config, environ)
     return config
 
 

@@ -4,10 +4,15 @@ where the user's systemd looks, pointing at the command that is actually install
 The service and the timer are two ways to do the same watching: installing one disables the
 other, so checks never double. Where systemctl or a user manager is missing, the exact
 commands are printed instead (exit 1).
+
+With the opt-in hardening drop-in (systemd/hardening.conf: the home read-only but ~/.grok),
+every other Grok home watched must stay writable, or a refreshed login cannot be written
+back and is lost: install writes them into a drop-in of its own, LOGINS_DROP_IN, beside it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -28,6 +33,15 @@ CHECK_SERVICE = "grok-usage-watcher-check.service"
 TIMER = "grok-usage-watcher-check.timer"
 SHIPPED_EXEC = "%h/.local/bin/grok-usage-watcher"
 ALL_UNITS = (SERVICE, CHECK_SERVICE, TIMER)
+# Our drop-in beside the user's hardening.conf (theirs is never touched): the Grok homes.
+LOGINS_DROP_IN = "logins.conf"
+LOGINS_MARK = "# Written by grok-usage-watcher --install-service"
+LOGINS_HEADER = (
+    f"{LOGINS_MARK} and rewritten each time it runs: edits here\n"
+    "# are lost (put yours in another file of this directory). The Grok homes the watcher\n"
+    "# refreshes logins in, kept writable under hardening.conf's ProtectHome=read-only: a\n"
+    "# refreshed login is written back to auth.json there, under the Grok CLI's lock file.\n"
+)
 
 
 def shipped_unit(name: str) -> str:
@@ -90,6 +104,7 @@ def install_units(
     config: Path | None = None,
     state: Path | None = None,
     argv0: str | None = None,
+    login_dirs: Sequence[Path] = (),
 ) -> int:
     from watcher.paths import default_state_path
 
@@ -109,6 +124,8 @@ def install_units(
         # The hardening drop-in keeps the state directory writable only if it exists.
         state_dir = (state or default_state_path(environ)).parent
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Before daemon-reload: the unit must never start sandboxed without its Grok homes.
+        _update_logins_drop_in(environ, unit_dir, CHECK_SERVICE if timer else SERVICE, login_dirs)
     except OSError as exc:
         where = exc.filename or unit_dir
         raise WatcherError(f"{where}: cannot write: {exc.strerror or exc}") from None
@@ -165,6 +182,7 @@ def uninstall_units(environ: Mapping[str, str]) -> int:
     for name in installed:
         (unit_dir / name).unlink()
         print(f"removed {unit_dir / name}")
+        _remove_logins_drop_in(unit_dir / f"{name}.d")
     if managed:
         _run_all([["systemctl", "--user", "daemon-reload"]], environ)
     print(
@@ -175,6 +193,149 @@ def uninstall_units(environ: Mapping[str, str]) -> int:
     if drop_ins:
         print("Also left: your drop-in directories " + ", ".join(str(d) for d in drop_ins))
     return 0
+
+
+def _update_logins_drop_in(
+    environ: Mapping[str, str], unit_dir: Path, unit: str, login_dirs: Sequence[Path]
+) -> None:
+    """Keep LOGINS_DROP_IN naming the Grok homes that hardening.conf does not (~/.grok).
+
+    Written when a drop-in of `unit` sandboxes the home, and kept current once ours (the
+    sandbox may come from where we do not look); removed when no home needs it. A file of
+    that name that is not ours is left alone, with a line saying what it should hold."""
+    home = home_directory(environ)
+    # systemd takes no ".." in a path: the directory it names, as the kernel finds it.
+    dirs = [Path(os.path.realpath(d)) if ".." in d.parts else d for d in login_dirs]
+    extra = [d for d in dict.fromkeys(dirs) if not _within(d, home / ".grok")]
+    named = {d: _read_write_path(d, home) for d in extra}
+    words = [w for w in named.values() if w is not None]
+    homes = ", ".join(str(d) for d in extra)
+    drop_in_dir = unit_dir / f"{unit}.d"
+    path = drop_in_dir / LOGINS_DROP_IN
+    ours = _is_ours(path)
+    hardened = _home_sandboxed(unit_dir, unit)
+    if (hardened or ours) and len(words) < len(extra):
+        print(
+            "cannot name in ReadWritePaths= (a relative path or a control character): "
+            + ", ".join(str(d) for d, w in named.items() if w is None)
+        )
+    if path.exists() and not ours:
+        if hardened and words:
+            print(
+                f"left {path} alone (grok-usage-watcher did not write it): the Grok homes "
+                f"{homes} need ReadWritePaths={' '.join(words)} in a drop-in of yours"
+            )
+    elif words and (hardened or ours):
+        drop_in_dir.mkdir(parents=True, exist_ok=True)
+        text = f"{LOGINS_HEADER}\n[Service]\nReadWritePaths={' '.join(words)}\n"
+        replace_atomically(path, text)
+        print(f"wrote {path} (ReadWritePaths for the Grok homes {homes})")
+        return
+    elif ours:
+        path.unlink()
+        print(f"removed {path} (no Grok home outside ~/.grok to keep writable)")
+        return
+    if extra and not hardened:
+        print(
+            f"Note: with systemd/hardening.conf installed in {drop_in_dir}, the Grok homes "
+            f"{homes} need ReadWritePaths= (or a refreshed login is lost); running "
+            "--install-service again after installing it adds them."
+        )
+
+
+def _remove_logins_drop_in(drop_in_dir: Path) -> None:
+    """Remove our LOGINS_DROP_IN with its unit, and its directory if that leaves it empty;
+    the user's drop-ins (hardening.conf) stay."""
+    path = drop_in_dir / LOGINS_DROP_IN
+    if not _is_ours(path):
+        return
+    path.unlink()
+    print(f"removed {path}")
+    with contextlib.suppress(OSError):  # not empty: the user's drop-ins stay, and it
+        drop_in_dir.rmdir()
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return handle.readline().startswith(LOGINS_MARK)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _within(path: Path, directory: Path) -> bool:
+    return path == directory or path.is_relative_to(directory)
+
+
+def _read_write_path(directory: Path, home: Path) -> str | None:
+    """`directory` as one ReadWritePaths= word: "-" (a missing one does not fail the unit),
+    the home as %h, "%" as the specifier "%%", double-quoted with backslash escapes when it
+    holds a space, a quote or a backslash. None when no word can name it for systemd."""
+    text = str(directory)
+    if not directory.is_absolute() or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes: the drop-in is written as UTF-8
+        return None
+    if str(home) != "/" and _within(directory, home):
+        rest = directory.relative_to(home).as_posix()
+        word = "-%h" + ("" if rest == "." else "/" + rest.replace("%", "%%"))
+    else:
+        word = "-" + text.replace("%", "%%")
+    if any(c in word for c in " \t\"'\\"):
+        word = '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return word
+
+
+def _home_sandboxed(unit_dir: Path, unit: str) -> bool:
+    """Whether `unit`'s drop-ins in `unit_dir` leave the home read-only or hidden:
+    ProtectHome= yes, read-only or tmpfs, or ProtectSystem=strict, as the last assignment
+    of each reads (drop-ins in file-name order; the unit's own .d over its prefixes' and
+    the type's service.d, for the same name)."""
+    stem = unit.removesuffix(".service")
+    parts = stem.split("-")
+    dirs = ["service.d"] + [f"{'-'.join(parts[:n])}-.service.d" for n in range(1, len(parts))]
+    files: dict[str, Path] = {}
+    for name in [*dirs, f"{unit}.d"]:  # least specific first: a later one wins a name
+        try:
+            for entry in sorted((unit_dir / name).glob("*.conf")):
+                files[entry.name] = entry
+        except OSError:
+            continue
+    settings: dict[str, str] = {}
+    for name in sorted(files):
+        try:
+            text = files[name].read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # unreadable to us is unreadable to the user's manager too
+        settings.update(_service_settings(text, ("ProtectHome", "ProtectSystem")))
+    home = settings.get("ProtectHome", "")
+    return (
+        home in ("read-only", "tmpfs")
+        or home.lower() in _TRUE
+        or settings.get("ProtectSystem") == "strict"
+    )
+
+
+_TRUE = ("1", "yes", "y", "true", "t", "on")
+
+
+def _service_settings(text: str, keys: Sequence[str]) -> dict[str, str]:
+    """The last value of each of `keys` in the [Service] section of a unit file's text."""
+    found: dict[str, str] = {}
+    section = None
+    for line in re.sub(r"\\\n", " ", text).splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+        elif section == "Service" and "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            if key in keys:
+                found[key] = value
+    return found
 
 
 def _files_named_by(unit: Path, home: str) -> dict[str, str]:
