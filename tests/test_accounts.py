@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ENTRY, Home, cli_entry, point_at, pool, state_file
+from tests.conftest import ENTRY, Home, cli_entry, monthly_body, point_at, pool, state_file
 from tests.fake_grok import FakeGrok, Grant, Reply
 from watcher.state_file import load_state, save_state
 
@@ -399,3 +399,147 @@ def test_test_notify_for_one_account_reaches_its_targets_named(logins, run):
     assert logins.titles() == ["Grok Build (work): test notification"]
     assert run("--test-notify").code == 0  # without --account: every target, as before
     assert logins.titles()[1:] == ["Grok Build: test notification"] * 3
+
+
+def test_a_copys_spent_refresh_token_is_never_sent_by_a_later_check(logins, run):
+    """Check 1 refreshes the login through personal's file (refresh-1 is spent there, the
+    copy in ~/.grok-work still holds it). Every later check -- a new process, nothing in
+    memory -- must never send refresh-1 again: the server may end the whole login."""
+    expired = datetime.now(UTC) - timedelta(minutes=1)
+    entry = cli_entry("old-1", refresh="refresh-1", expires_at=expired, user_id=None)
+    logins.home.write_auth({ENTRY: entry})
+    logins.write_work(entry)
+    logins.grok.grants["refresh-1"] = Grant("access-1", "refresh-1b", expires_in=3600)
+    assert run("--check").code == 0
+    # The files no longer share a token: each is read on its own now.
+    later = run("--check")
+    assert [p.form["refresh_token"] for p in logins.grok.token_posts()] == ["refresh-1"]
+    assert later.code == 1
+    assert "is a copy of personal's" in later.err
+    assert "Run `grok login` for this home." in later.err
+    assert run("--check", "--account", "work").code == 1
+    assert [p.form["refresh_token"] for p in logins.grok.token_posts()] == ["refresh-1"]
+
+
+def test_a_copy_of_a_login_known_by_identity_is_never_sent_its_spent_token(logins, run):
+    expired = datetime.now(UTC) - timedelta(minutes=1)
+    entry = cli_entry("old-1", refresh="refresh-1", expires_at=expired)  # user-1 in both
+    logins.home.write_auth({ENTRY: entry})
+    logins.write_work(entry)
+    logins.grok.grants["refresh-1"] = Grant("access-1", "refresh-1b", expires_in=3600)
+    assert run("--check").code == 0
+    # personal's new login is refused from now on: the copy is tried -- and must not send
+    # the refresh token personal's first check spent.
+    logins.grok.accepted_tokens.discard("access-1")
+    run("--check")
+    assert [p.form["refresh_token"] for p in logins.grok.token_posts()] == [
+        "refresh-1",
+        "refresh-1b",
+    ]
+
+
+WORK_FIRST = """\
+[[accounts]]
+name = "work"
+grok_home = "~/.grok-work"
+[[accounts]]
+name = "personal"
+grok_home = "~/.grok"
+"""
+
+
+def test_a_name_whose_file_comes_to_hold_another_names_login_repeats_nothing(logins, run):
+    logins.configure(WORK_FIRST)
+    logins.serve("personal", 83)
+    assert run("--check").code == 0
+    assert logins.titles() == ["Grok Build (personal): 80% of weekly credits used"]
+    # `grok login` in ~/.grok-work with the personal login: work comes first in the config,
+    # but personal's history is this login's.
+    (logins.work_home / "auth.json").write_text(logins.home.auth_path.read_text())
+    for _ in range(2):
+        assert run("--check").code == 0
+    assert len(logins.sink.received) == 1
+    histories, _ = load_state(state_file(logins.home), datetime.now(UTC))
+    assert histories["personal"].period.fired_thresholds == {50.0, 80.0}
+    assert histories["work"].identity == "user-2"  # work's own history waits, untouched
+
+
+def test_one_logins_cookies_never_go_with_anothers_requests(logins, run):
+    logins.grok.routes[CREDITS] = Reply(
+        json=pool(10), headers={"Set-Cookie": "sid=personal-session; Path=/"}
+    )
+    assert run("--check").code == 0
+    work = [
+        r
+        for r in logins.grok.requests_to("/v1" + CREDITS)
+        if r.headers.get("Authorization") == "Bearer access-2"
+    ]
+    assert [r.headers.get("Cookie") for r in work] == [None]
+
+
+def test_another_login_behind_a_name_is_read_as_a_new_login(logins, run):
+    """The new login's account has no pool: it is read as any new login is (the monthly
+    meter answers), not with the former login's "the pool has answered" -- which would fail
+    every check for a day."""
+    assert run("--check").code == 0
+    logins.write_work(cli_entry("access-3", refresh="refresh-3", user_id="user-3"))
+    logins.grok.accepted_tokens.add("access-3")
+    now = datetime.now(UTC)
+    logins.grok.token_routes["access-3"] = {
+        CREDITS: Reply(404, json={}),
+        "/billing": Reply(json=monthly_body(now - timedelta(days=10), now + timedelta(days=20))),
+    }
+    assert run("--check").code == 0
+    assert logins.titles() == ["Grok Build (work): now watching another login"]
+    histories, _ = load_state(state_file(logins.home), datetime.now(UTC))
+    assert (histories["work"].identity, histories["work"].meter) == ("user-3", "monthly")
+
+
+def test_a_history_from_before_is_not_given_to_one_of_two_new_accounts(logins, run):
+    """Which file the previous version read is not in its state: with two accounts, neither
+    takes the history over by guess (each alerts its own thresholds once)."""
+    logins.configure(accounts="")
+    logins.serve("personal", 83)
+    assert run("--check").code == 0
+    path = state_file(logins.home)
+    histories, _ = load_state(path, datetime.now(UTC))
+    save_state(path, {"default": histories["default"]._replace(identity=None, auth_file=None)})
+    logins.serve("work", 83)
+    logins.configure()
+    result = run("--check", "-v")
+    assert "took over" not in result.err
+    assert logins.titles()[1:] == ["Grok Build (personal): 80% of weekly credits used"]
+    assert "Also:\n- Grok Build (work): 80% of weekly credits used" in (
+        logins.sink.received[1].body
+    )
+
+
+def test_a_renamed_account_that_cannot_read_keeps_its_incident(logins, run):
+    logins.configure(accounts="")
+    logins.grok.accepted_tokens.discard("access-1")
+    assert run("--check").code == 1
+    assert logins.titles() == ["Grok Build: run grok login"]
+    # Renamed while still logged out: the same login's incident, not a second alert.
+    logins.configure(accounts='[[accounts]]\nname = "me"\ngrok_home = "~/.grok"\n')
+    histories, _ = load_state(state_file(logins.home), datetime.now(UTC))
+    assert histories["default"].identity == "user-1"  # stamped from the file when it failed
+    assert run("--check").code == 1
+    assert logins.titles() == ["Grok Build: run grok login"]
+    assert list(load_state(state_file(logins.home), datetime.now(UTC))[0]) == ["me"]
+
+
+def test_a_check_of_one_account_keeps_every_accounts_metrics(logins, run):
+    textfile = logins.home.root / "metrics.prom"
+    logins.home.write_config(
+        logins.home.config_path.read_text() + f'[export]\ntextfile = "{textfile}"\n'
+    )
+    logins.serve("personal", 55)
+    logins.serve("work", 83)
+    assert run("--check").code == 0
+    logins.grok.accepted_tokens.discard("access-2")
+    logins.grok.grants.clear()
+    assert run("--check", "--account", "personal").code == 0
+    text = textfile.read_text()
+    assert 'grok_usage_credits_used_ratio{account="work",meter="pool"} 0.83' in text
+    assert 'grok_usage_credits_used_ratio{account="personal",meter="pool"} 0.55' in text
+    assert 'grok_usage_up{account="work"} 1' in text  # its last check read it

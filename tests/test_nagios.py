@@ -1000,3 +1000,23 @@ def test_a_login_that_may_not_refresh_and_has_nothing_to_refresh_with_is_expired
     home.write_auth({ENTRY: cli_entry("access-1", refresh=None, expires_at=past)})
     with pytest.raises(AuthExpired):
         _login(home, grok).credentials()
+
+
+def test_a_refresh_token_the_watcher_spent_is_never_sent_by_the_plugin(ready, grok, plugin, capsys):
+    """The watcher's --check refreshed the login (refresh-1 spent); then a backup of
+    auth.json holding refresh-1 was put back. The plugin reads the state's fingerprints of
+    spent tokens and sends none of them."""
+    from watcher.cli import main as watcher
+
+    expired = datetime.now(UTC) - timedelta(minutes=2)
+    ready.write_auth({ENTRY: cli_entry("access-old", refresh="refresh-1", expires_at=expired)})
+    backup = ready.auth_path.read_bytes()
+    grok.grants["refresh-1"] = Grant("access-1", refresh_token="refresh-2")
+    assert watcher(["--check"], environ=dict(os.environ)) == 0
+    capsys.readouterr()
+    ready.auth_path.write_bytes(backup)
+    grok.grants["refresh-1"] = Grant("access-1", refresh_token="refresh-3")
+    check = plugin()
+    assert check.state == "CRITICAL"
+    assert "Grok auth expired. Run `grok login` again." in check.out
+    assert [p.form["refresh_token"] for p in grok.token_posts()] == ["refresh-1"]

@@ -177,6 +177,14 @@ def test_the_issues_picture_on_one_line_each_when_the_terminal_is_wide_enough():
     ]
 
 
+def test_a_named_account_heads_its_picture_and_the_rows_keep_their_column():
+    named = render(WEEKLY._replace(account="work"), 87, colour=False).splitlines()
+    plain = render(WEEKLY, 87, colour=False).splitlines()
+    assert named[0].startswith("Grok Build (work)  ")
+    assert named[0].removeprefix("Grok Build (work)  ") == plain[0].removeprefix("Grok Build  ")
+    assert named[1:] == plain[1:]
+
+
 def test_bars_follow_the_terminal_between_10_and_40_cells():
     def cells(width):
         return len(re.search("[█▏▎▍▌▋▊▉░]+", render(WEEKLY, width, colour=False)).group())

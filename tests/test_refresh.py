@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import CLIENT_ID, ENTRY, Home, cli_entry, make_jwt, point_at
+from tests.conftest import CLIENT_ID, ENTRY, Home, cli_entry, make_jwt, point_at, state_file
 from tests.fake_grok import FakeGrok, Grant, Reply
 from watcher.errors import AuthExpired, RefreshNetworkFailure
 from watcher.grok.deadline import Deadline
@@ -374,3 +374,29 @@ def test_verbose_output_never_shows_a_token(expiring, grok, run):
     for secret in ("access-old", "access-new", "refresh-1", "refresh-2", "id-2"):
         assert secret not in result.err
         assert secret not in result.out
+
+
+def test_a_spent_refresh_token_is_remembered_and_never_sent_by_a_later_check(expiring, grok, run):
+    """A backup of auth.json put back after a refresh holds the spent refresh token: a later
+    check -- another process, nothing in memory -- must not send it (the server may end the
+    whole login). The state keeps a fingerprint of it, never the token."""
+    backup = expiring.auth_path.read_bytes()
+    assert run("--check").code == 0
+    assert [p.form["refresh_token"] for p in grok.token_posts()] == ["refresh-1"]
+    state = state_file(expiring).read_text()
+    assert "refresh-1" not in state and "refresh-2" not in state
+    assert "spent_refresh_tokens" in state
+    expiring.auth_path.write_bytes(backup)
+    grok.grants["refresh-1"] = Grant("access-new", refresh_token="refresh-3")  # would be granted
+    expired = {**json.loads(backup)[ENTRY], "expires_at": ago().isoformat()}
+    expiring.write_auth({ENTRY: expired})
+    result = run("--check")
+    assert result.code == 1
+    assert "Grok auth expired. Run `grok login` again." in result.out
+    assert [p.form["refresh_token"] for p in grok.token_posts()] == ["refresh-1"]
+
+
+def test_a_refresh_token_the_server_did_not_rotate_is_not_remembered_as_spent(expiring, grok, run):
+    grok.grants["refresh-1"] = Grant("access-new", refresh_token=None, expires_in=None)
+    assert run("--check").code == 0
+    assert "spent_refresh_tokens" not in state_file(expiring).read_text()

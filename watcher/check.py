@@ -29,9 +29,9 @@ from watcher.core.model import Alert, Failure, Observation, PendingAlert, Readin
 from watcher.critical import critical
 from watcher.errors import ConfigError
 from watcher.grok.client import MeterPolicy
-from watcher.grok.login import SpentRefreshTokens
+from watcher.grok.login import SpentRefreshTokens, fingerprint
 from watcher.grok.reading import observe, reading_deadline_seconds
-from watcher.logins import Watch, addressee, chosen, plan_watches, shared_logins
+from watcher.logins import Watch, addressee, chosen, keeper, plan_watches, shared_logins
 from watcher.paths import default_auth_path
 from watcher.state_file import (
     LOCK_WAIT_SECONDS,
@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # delivery and targets load only when something is due (see d
     from watcher.notify.targets import Target
 
 PLAN_MAX_AGE = timedelta(days=1)
+MAX_SPENT_REMEMBERED = 8  # refresh token fingerprints kept per account
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,11 @@ def run_check(
             )
             if warning:
                 log.warning("%s", warning)
+        if spent is None:
+            spent = SpentRefreshTokens()
+        spent.remembered = {
+            mark: name for name, history in histories.items() for mark in history.spent_refresh
+        }
         watches = plan_watches(config.accounts, clock(), only=accounts)
         shared = tuple(shared_logins(watches))
         for line in shared:
@@ -216,7 +222,9 @@ def run_check(
         histories = drop_unclaimed(histories, (a.name for a in config.accounts), now)
         from watcher.core.addressing import as_sent
 
-        addressees = [addressee(w, config, environ) for w in watches]
+        addressees = [
+            addressee(w, config, environ, c.name) for w, c in zip(watches, checks, strict=True)
+        ]
         checks = [
             c._replace(alerts=tuple(as_sent(a, who) for a in c.alerts))
             for c, who in zip(checks, addressees, strict=True)
@@ -236,7 +244,7 @@ def run_check(
             if remembered is None:
                 report = report._replace(held=bool(report.pending))
                 if config.export.textfile is not None:
-                    export_textfile(config.export.textfile, report, now)
+                    export_textfile(config, report, histories, now)
                 return report
             if remembered.unsaved is None:
                 alert = messages.state_alert(str(state_path), first_save.reason, clock())
@@ -252,7 +260,7 @@ def run_check(
             remembered.histories = session.histories
             remembered.unsaved = report.save_error
         if config.export.textfile is not None:
-            export_textfile(config.export.textfile, report, now)
+            export_textfile(config, report, session.histories, now)
     return report
 
 
@@ -262,26 +270,46 @@ def _check_login(
     histories: dict[str, State],
     environ: Mapping[str, str],
     clock: Callable[[], datetime],
-    spent: SpentRefreshTokens | None,
+    spent: SpentRefreshTokens,
     sessions: Sessions,
 ) -> tuple[dict[str, State], AccountCheck]:
     """Read one login (through the first of its files that reads), claim its history and
     decide. Nothing here touches another login's history."""
-    primary = watch.primary
+    primary = keeper(watch, histories)
     before = histories.get(primary.name) or State()
-    observation, read_from = read_watch(watch, config, before, clock, spent, sessions)
+    if watch.identity is not None and before.identity not in (None, watch.identity):
+        # The file holds another login now: read it as a login with no history (which meter
+        # answers, the plan), not with the former login's.
+        as_read = State()
+    else:
+        as_read = before
+    sessions.next_login()
+    observation, read_from = read_watch(watch, config, as_read, clock, spent, sessions)
     now = clock()
+    configured = [a.name for a in config.accounts]
+    # The history kept before several logins could be watched ([accounts.default], which
+    # file it was read from not recorded): the only account's, when it reads the file that
+    # version read by default. (One moved with [grok] auth_file may alert once again: never
+    # a history carried into another login's.)
+    legacy = str(default_auth_path(environ)) if len(config.accounts) == 1 else None
     if isinstance(observation, Reading):
         who = _who(read_from.auth_file, observation, now)
+        identity = observation.token.identity
+    else:
+        # Not read: the history is found by the identity the file gives (a renamed account
+        # failing at once keeps its incidents), never judged by it.
+        who, identity = None, watch.identity if primary.name not in histories else None
+    note = None
+    if isinstance(observation, Reading) or identity is not None:
         claimed = claim(
             histories,
             primary.name,
-            observation.token.identity,
+            identity,
             str(read_from.auth_file),
-            (a.name for a in config.accounts),
+            configured,
             now,
             who=who,
-            legacy_auth_file=str(default_auth_path(environ)),
+            legacy_auth_file=legacy,
         )
         histories, state, note = claimed.histories, claimed.state, claimed.note
         if note is not None:
@@ -293,7 +321,8 @@ def _check_login(
                 claimed.adopted_from,
             )
     else:
-        state, note = before._replace(seen_at=now), None
+        state = before._replace(seen_at=now)
+    state = _with_spent(state, spent, watch)
     rules = primary.rules._replace(local_zone=config.alerts.local_zone)
     evaluation = evaluate(observation, state, rules, now)
     histories = {**histories, primary.name: evaluation.state}
@@ -337,6 +366,7 @@ def read_watch(
             spent=spent,
             session=sessions.get(),
             others=watch.others.get(account.name),
+            account=account.name,
         )
         if isinstance(attempt, Failure):
             sessions.discard()  # a connection cut mid-answer must not serve the next login
@@ -346,6 +376,17 @@ def read_watch(
             break
     assert observation is not None
     return observation, read_from
+
+
+def _with_spent(state: State, spent: SpentRefreshTokens, watch: Watch) -> State:
+    """The history with the fingerprints of the refresh tokens the server rotated for this
+    login's readings, the latest MAX_SPENT_REMEMBERED: a later check must never send them
+    again, whatever file still holds one (a restored backup, a copied Grok home)."""
+    sent = [fingerprint(t) for t, name in spent.sent_by.items() if name in watch.names]
+    if not sent:
+        return state
+    kept = tuple(dict.fromkeys((*state.spent_refresh, *sent)))
+    return state._replace(spent_refresh=kept[-MAX_SPENT_REMEMBERED:])
 
 
 def _who(auth_file: Path, reading: Reading, now: datetime) -> str | None:
@@ -374,6 +415,12 @@ class Sessions:
 
             self._session = requests.Session()
         return self._session
+
+    def next_login(self) -> None:
+        """Another login reads next: the connection stays, one login's cookies do not (an
+        answer tied to a cookie must never be another login's usage)."""
+        if self._session is not None:
+            self._session.cookies.clear()
 
     def discard(self) -> None:
         if self._session is not None:
@@ -462,12 +509,23 @@ def check_account_targets(config: Config, routes: Sequence[Route]) -> None:
             )
 
 
-def export_textfile(path: Path, report: CheckReport, now: datetime) -> None:
-    """The metrics file after a check, whatever it read; a failure to write it is one
-    warning line, never a failed check (the stale-export rule is Prometheus's to raise)."""
-    from watcher.export import AccountMetrics, metrics_text, write_textfile
+def export_textfile(
+    config: Config, report: CheckReport, histories: Mapping[str, State], now: datetime
+) -> None:
+    """The metrics file after a check, whatever it read, with every configured account (one
+    this check did not read, `--account`, as its history has it); a failure to write it is
+    one warning line, never a failed check (the stale-export rule is Prometheus's to raise)."""
+    from watcher.export import AccountMetrics, metrics_text, remembered_observation, write_textfile
 
+    assert config.export.textfile is not None
+    path = config.export.textfile
+    read = {name for a in report.accounts for name in (a.name, *a.names)}
     accounts = [AccountMetrics(a.name, a.observation, a.state, a.rules) for a in report.accounts]
+    for account in config.accounts:
+        history = histories.get(account.name)
+        if account.name not in read and history is not None:
+            observation = remembered_observation(history)
+            accounts.append(AccountMetrics(account.name, observation, history, account.rules))
     try:
         write_textfile(path, metrics_text(accounts, now))
     except OSError as exc:

@@ -18,7 +18,16 @@ from typing import NamedTuple
 
 from watcher import __version__
 from watcher.core.evaluate import same_period
-from watcher.core.model import Delivered, Observation, Reading, Rules, Sample, State
+from watcher.core.model import (
+    Delivered,
+    Failure,
+    Observation,
+    Reading,
+    Rules,
+    Sample,
+    State,
+    TokenInfo,
+)
 from watcher.core.outlook import outlook, period_elapsed
 from watcher.core.usage import Usage
 from watcher.files import replace_atomically
@@ -35,6 +44,20 @@ class AccountMetrics(NamedTuple):
     observation: Observation | None
     state: State
     rules: Rules
+
+
+def remembered_observation(state: State) -> Observation | None:
+    """An account a check did not read (`--check --account` another): its last reading
+    as the state keeps it, or its incident -- so that its series stay in the textfile,
+    `up` saying how its last check went."""
+    if state.login is not None:
+        return Failure(state.login.kind, state.login.message, True)
+    if state.outage is not None:
+        return Failure(state.outage.kind, state.outage.message, False)
+    usage = state.history(state.meter).usage if state.meter else None
+    if usage is None:
+        return None
+    return Reading(usage._replace(plan=state.plan), TokenInfo(None, True))
 
 
 class _Exposition:

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from watcher.config import Account, Config
 from watcher.core.addressing import Addressee
+from watcher.core.model import State
 from watcher.errors import ConfigError
 from watcher.grok.identity import LoginPeek, peek_login
 from watcher.paths import home_directory
@@ -29,6 +30,10 @@ class Watch(NamedTuple):
     # Per account name: refresh tokens an earlier account's file holds, to that account's
     # name. A reading through this file must never send them (see grok/login.py).
     others: Mapping[str, Mapping[str, str]]
+    identity: str | None = None  # whose login the files hold, as they say before a reading
+
+    def __repr__(self) -> str:  # `others` holds refresh tokens: never in a log or traceback
+        return f"Watch(names={self.names!r}, identity={self.identity!r})"
 
     @property
     def primary(self) -> Account:
@@ -90,7 +95,8 @@ def _grouped(accounts: Sequence[Account], now: datetime) -> list[Watch]:
             }
             for a in group
         }
-        watches.append(Watch(tuple(group), others))
+        identity = next((i for a in group if (i := peeks[a.name].identity)), None)
+        watches.append(Watch(tuple(group), others, identity))
     return watches
 
 
@@ -113,15 +119,33 @@ def _listed(names: Sequence[str]) -> str:
     return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
 
 
-def addressee(watch: Watch, config: Config, environ: Mapping[str, str]) -> Addressee:
-    """How this login's alerts are sent: named when the config watches several logins,
-    routed by its accounts' tags (any account without tags: every target)."""
+def keeper(watch: Watch, histories: Mapping[str, State]) -> Account:
+    """The account whose history the login's is: of its names, the one whose history
+    belongs to this login (a name whose file now holds another watched name's login must not
+    alert that login's thresholds again), else the first."""
+    for account in watch.accounts:
+        history = histories.get(account.name)
+        if (
+            watch.identity is not None
+            and history is not None
+            and history.identity == watch.identity
+        ):
+            return account
+    return watch.primary
+
+
+def addressee(
+    watch: Watch, config: Config, environ: Mapping[str, str], account: str | None = None
+) -> Addressee:
+    """How this login's alerts are sent (`account`: the name its history is kept under):
+    named when the config watches several logins, routed by its accounts' tags (any account
+    without tags: every target)."""
     accounts = watch.accounts
     tags: tuple[str, ...] | None = None
     if all(a.targets is not None for a in accounts):
         tags = tuple(dict.fromkeys(t for a in accounts for t in a.targets or ()))
     return Addressee(
-        account=watch.primary.name,
+        account=account or watch.primary.name,
         names=watch.names if len(config.accounts) > 1 else (),
         fix=login_command(watch.primary, environ),
         tags=tags,

@@ -318,7 +318,7 @@ def _check_account(
 ) -> Result:
     from watcher.check import meter_policy
     from watcher.core.model import State
-    from watcher.grok.login import RefreshNotAllowed
+    from watcher.grok.login import RefreshNotAllowed, SpentRefreshTokens
     from watcher.grok.reading import read
     from watcher.logins import login_command, plan_watches
 
@@ -327,7 +327,14 @@ def _check_account(
     # history under the first name, and the refresh tokens other accounts' files hold are
     # never sent through this one (that would log the other out). Reads files only.
     watch = next(w for w in plan_watches(config.accounts, now) if account.name in w.names)
-    state, state_note = _read_state(env, now, watch.primary.name)
+    histories, state_note = _read_state(env, now)
+    state = histories.get(watch.primary.name) if histories is not None else None
+    # The refresh tokens the watcher's checks spent: never sent from here either (a restored
+    # backup or a copied home may still hold one). This plugin writes no state: what its
+    # own refresh spends is kept in the rotated auth.json alone.
+    spent = SpentRefreshTokens(
+        {mark: name for name, h in (histories or {}).items() for mark in h.spent_refresh}
+    )
     auth_file = account.auth_file
     owner = file_owner(auth_file)
     cache = plan_cache_path(env)
@@ -346,7 +353,9 @@ def _check_account(
             with_plan=not plan_known,
             policy=meter_policy(state or State(), now),
             may_refresh=owner == os.geteuid(),
+            spent=spent,
             others=watch.others.get(account.name),
+            account=account.name,
         )
     except RefreshNotAllowed as refusal:
         return Result(UNKNOWN, _not_refreshed(refusal, owner))
@@ -469,9 +478,9 @@ def _detail(
 
 
 def _read_state(
-    env: Mapping[str, str], now: datetime, account: str
-) -> tuple[State | None, str | None]:
-    """The account's history in the watcher's state, read only (never moved aside, never
+    env: Mapping[str, str], now: datetime
+) -> tuple[dict[str, State] | None, str | None]:
+    """Every account's history in the watcher's state, read only (never moved aside, never
     locked): None with the reason when it cannot be read -- the pace then goes without its
     samples."""
     from watcher.paths import default_state_path
@@ -487,7 +496,7 @@ def _read_state(
         return None, error.message
     if warning:
         log.debug("%s", warning)
-    return histories.get(account), warning
+    return histories, warning
 
 
 def file_owner(path: Path) -> int | None:

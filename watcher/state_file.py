@@ -297,6 +297,8 @@ def _encode_account(state: State) -> dict[str, Any]:
         account["pending"] = [_encode_pending(p) for p in state.pending]
     if any(state.delivered):
         account["delivered"] = state.delivered._asdict()
+    if state.spent_refresh:
+        account["spent_refresh_tokens"] = list(state.spent_refresh)
     return account
 
 
@@ -377,6 +379,7 @@ def _decode_account(account: _Table) -> State:
         identity=account.text("identity"),
         auth_file=account.text("auth_file"),
         seen_at=account.time("seen_at"),
+        spent_refresh=tuple(account.strings("spent_refresh_tokens")),
     )
     state = _incidents(state, account)
     meters = account.table("meters")

@@ -60,7 +60,7 @@ def claim(
         and current.identity is not None
         and current.identity != identity
     ):
-        fresh = State(delivered=current.delivered)
+        fresh = State(delivered=current.delivered, spent_refresh=current.spent_refresh)
         note = messages.other_login_alert(who or identity, now)
         state = fresh._replace(pending=(PendingAlert(note),))
         histories = _stamped(histories, name, state, identity, auth_file, now)

@@ -214,6 +214,9 @@ class State(NamedTuple):
     identity: str | None = None
     auth_file: str | None = None
     seen_at: datetime | None = None
+    # Fingerprints of the refresh tokens the server rotated for this account (grok/login.py):
+    # never sent again, though a restored backup or a copied Grok home may still hold one.
+    spent_refresh: tuple[str, ...] = ()
 
     def history(self, meter: Meter) -> MeterHistory:
         return self.monthly if meter == "monthly" else self.pool

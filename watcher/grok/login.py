@@ -62,12 +62,46 @@ class Credentials(NamedTuple):
         return f"Credentials(entry_name={self.entry_name!r}, expires_at={self.expires_at!r})"
 
 
-class SpentRefreshTokens:
-    """Refresh tokens this process has sent. Kept by whoever outlives one reading (the
-    service), so that a write-back that could not happen never leads to a second send."""
+def fingerprint(token: str) -> str:
+    """What the state file keeps of a spent refresh token: enough to know it again, nothing
+    that could be sent (a truncated SHA-256 of a random token cannot be turned back)."""
+    import hashlib  # only a refresh, or a state that remembers one, needs it
 
-    def __init__(self) -> None:
+    return hashlib.sha256(token.encode()).hexdigest()[:24]
+
+
+class SpentRefreshTokens:
+    """Refresh tokens that must never be sent again: those this process has sent (kept by
+    whoever outlives one reading, the service), and those earlier checks sent, remembered by
+    their fingerprints in the state file -- so that neither a write-back that could not
+    happen nor a copied Grok home still holding the old token ever leads to a second send."""
+
+    def __init__(self, remembered: Mapping[str, str] | None = None) -> None:
         self.tokens: set[str] = set()
+        self.sent_by: dict[str, str] = {}  # token -> the account whose reading sent it
+        # fingerprint -> the account whose reading spent it, from the state file
+        self.remembered: dict[str, str] = dict(remembered or {})
+
+    def spend(self, token: str, account: str | None, rotated: bool = False) -> None:
+        """`token` was sent. Only one the server certainly rotated (it answered a new one)
+        is remembered beyond this process: after a failure it may still be good -- the Grok
+        CLI may well refresh with it -- and the next check tries it again."""
+        self.tokens.add(token)
+        if rotated and account is not None:
+            self.sent_by[token] = account
+
+    def unspend(self, token: str) -> None:
+        self.tokens.discard(token)
+        self.sent_by.pop(token, None)
+
+    def spent(self, token: str) -> bool:
+        return token in self.tokens or (
+            bool(self.remembered) and fingerprint(token) in self.remembered
+        )
+
+    def spender(self, token: str) -> str | None:
+        """The account whose reading spent `token` in an earlier check, if one did."""
+        return self.remembered.get(fingerprint(token)) if self.remembered else None
 
 
 class _RefreshRefused(Exception):
@@ -98,12 +132,14 @@ class Login:
         spent: SpentRefreshTokens,
         may_refresh: bool = True,
         others: Mapping[str, str] | None = None,
+        account: str | None = None,
     ) -> None:
         """`may_refresh=False`: never refresh, and write nothing beside auth.json (no lock
         file, no stale temporaries removed); a token another process renewed is still
         adopted, and a refresh that would be needed raises RefreshNotAllowed. `others`: the
         refresh tokens other watched logins hold, to the name of each: never sent from here
-        (CopiedLogin), as that would spend the other login's token."""
+        (CopiedLogin), as that would spend the other login's token. `account`: the name of
+        the account reading this file, recorded with what its refresh spends."""
         self._auth_path = auth_path
         self._token_url = token_url
         self._transport = transport
@@ -112,6 +148,7 @@ class Login:
         self._spent = spent
         self._may_refresh = may_refresh
         self._others = others or {}
+        self._account = account
 
     def credentials(self) -> Credentials:
         """The first login that is unexpired or can be refreshed."""
@@ -153,9 +190,7 @@ class Login:
         return renewed
 
     def _credentials(self, entry: AuthEntry) -> Credentials:
-        renewable = (
-            entry.refresh_token is not None and entry.refresh_token not in self._spent.tokens
-        )
+        renewable = entry.refresh_token is not None and not self._spent.spent(entry.refresh_token)
         return Credentials(
             entry.name, entry.access_token, entry.expires_at, renewable, entry.identity
         )
@@ -175,10 +210,21 @@ class Login:
             ):
                 log.debug("login %s was refreshed by another process; using it", entry_name)
                 return self._credentials(entry)
-            if not entry.refresh_token or entry.refresh_token in self._spent.tokens:
+            token = entry.refresh_token
+            if not token:
                 return None
-            if entry.refresh_token in self._others:
-                raise CopiedLogin(self._auth_path, self._others[entry.refresh_token])
+            # Held by another watched file, or spent by another account's reading (now or
+            # in an earlier check): this file is a copy, and sending it would log that
+            # account out.
+            other = (
+                self._others.get(token)
+                or self._spent.sent_by.get(token)
+                or self._spent.spender(token)
+            )
+            if other is not None and other != self._account:
+                raise CopiedLogin(self._auth_path, other)
+            if self._spent.spent(token):  # this login's own, sent before: dead
+                return None
             if not self._may_refresh:
                 raise RefreshNotAllowed(self._auth_path)
             # Sending the refresh token spends it: first make sure the rotated login can be
@@ -210,15 +256,15 @@ class Login:
             # Never reached the server: the refresh token is not spent.
             raise RefreshNetworkFailure() from None
         except NetworkFailure:
-            self._spent.tokens.add(entry.refresh_token)
+            self._spent.spend(entry.refresh_token, self._account)
             raise RefreshNetworkFailure() from None
         except ResponseChanged:
-            self._spent.tokens.add(entry.refresh_token)
+            self._spent.spend(entry.refresh_token, self._account)
             raise RefreshResponseChanged() from None
         except TransientFailure:
-            self._spent.tokens.add(entry.refresh_token)
+            self._spent.spend(entry.refresh_token, self._account)
             raise
-        self._spent.tokens.add(entry.refresh_token)
+        self._spent.spend(entry.refresh_token, self._account)
         if response.status in (400, 401, 403):
             log.debug("token endpoint refused the refresh (HTTP %d)", response.status)
             raise _RefreshRefused()
@@ -227,7 +273,9 @@ class Login:
         tokens = _parse_token_response(response.body, self._now())
         if tokens.refresh_token in (None, entry.refresh_token):
             # Not rotated: the server still honours the old one, so it is not spent.
-            self._spent.tokens.discard(entry.refresh_token)
+            self._spent.unspend(entry.refresh_token)
+        else:
+            self._spent.spend(entry.refresh_token, self._account, rotated=True)
         return tokens
 
 

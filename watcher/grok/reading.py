@@ -38,6 +38,7 @@ def observe(
     spent: SpentRefreshTokens | None = None,
     session: requests.Session | None = None,
     others: Mapping[str, str] | None = None,
+    account: str | None = None,
 ) -> Observation:
     """A reading, or the failure to read as a value the core can decide on."""
     pool_failed: list[bool] = [False]
@@ -51,6 +52,7 @@ def observe(
             pool=pool_failed,
             session=session,
             others=others,
+            account=account,
         )
     except WatcherError as error:
         if isinstance(error, ConfigError):
@@ -71,6 +73,7 @@ def read(
     may_refresh: bool = True,
     session: requests.Session | None = None,
     others: Mapping[str, str] | None = None,
+    account: str | None = None,
 ) -> Reading:
     """Read usage and what the login looks like; raises a WatcherError on failure. `pool`,
     when given, learns whether the pool request failed (a failed reading then or not).
@@ -88,6 +91,7 @@ def read(
         spent=spent if spent is not None else SpentRefreshTokens(),
         may_refresh=may_refresh,
         others=others,
+        account=account,
     )
     client = GrokClient(settings.api_base, settings.billing, transport, login)
     try:

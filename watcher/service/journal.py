@@ -61,9 +61,9 @@ def _several(
         for a in outcome.accounts
     ]
     statuses = [
-        f"{a.name} {whole_percent(a.observation.usage.percent_used)}%"
+        f"{', '.join(a.names) or a.name} {whole_percent(a.observation.usage.percent_used)}%"
         if isinstance(a.observation, Reading)
-        else f"{a.name}: {a.observation.message}"
+        else f"{', '.join(a.names) or a.name}: {a.observation.message}"
         for a in outcome.accounts
     ]
     level = max(line.level for _, line in lines)
