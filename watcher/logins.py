@@ -9,7 +9,6 @@ still holds, logging it out.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -169,6 +168,8 @@ def login_command(account: Account, environ: Mapping[str, str]) -> str | None:
 def _shown_path(path: Path, environ: Mapping[str, str]) -> str:
     """~/.grok-work for a path in the home directory (the shell expands it), else quoted
     as the shell needs."""
+    import shlex  # a named account's login alert only
+
     try:
         inside = path.relative_to(home_directory(environ))
     except ValueError:
