@@ -161,6 +161,14 @@ GOLDEN: list[tuple[str, Alert, str, str, str]] = [
         f"weekly credits used; {RESET}.",
     ),
     (
+        "login-works-again",
+        messages.login_works_alert(U, NOW - timedelta(hours=2), NOW, BERLIN),
+        "info",
+        "Grok Build: Grok login works again",
+        "Grok login works again (it had not since Sun 22 Nov 07:00 CET): 83% of your weekly "
+        f"credits used; {RESET}.",
+    ),
+    (
         "account-another-login",
         messages.other_login_alert("a@example.com", NOW),
         "info",

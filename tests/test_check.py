@@ -132,10 +132,32 @@ def test_a_broken_login_alerts_once_and_a_good_reading_ends_it(watching, sink, r
     assert sink.titles() == ["Grok Build: run grok login"]
     assert sink.received[0].body.startswith("Grok auth expired. Run `grok login` again.")
     watching.write_auth(good)
+    assert run("--check").code == 0  # the incident ends: said once, where its alert went
+    assert sink.titles()[1:] == ["Grok Build: Grok login works again"]
+    assert sink.received[1].body.startswith("Grok login works again (it had not since ")
     assert run("--check").code == 0
     watching.write_auth({ENTRY: cli_entry("revoked", refresh=None)})
     run("--check")
-    assert sink.titles() == ["Grok Build: run grok login"] * 2
+    assert sink.titles() == [
+        "Grok Build: run grok login",
+        "Grok Build: Grok login works again",
+        "Grok Build: run grok login",
+    ]
+
+
+def test_login_works_again_only_to_the_targets_the_login_alert_reached(watching, grok, sink, run):
+    watching.configure(urls=[sink.url("/mail")])
+    watching.serve(10)
+    good = watching.read_auth()
+    watching.write_auth({ENTRY: cli_entry("revoked", refresh=None)})
+    assert run("--check").code == 1
+    watching.configure(urls=[sink.url("/mail"), sink.url("/phone")])  # added meanwhile
+    watching.write_auth(good)
+    assert run("--check").code == 0
+    assert [(w.path, w.title) for w in sink.received] == [
+        ("/mail", "Grok Build: run grok login"),
+        ("/mail", "Grok Build: Grok login works again"),
+    ]
 
 
 def test_an_unparsable_url_is_a_failed_target_and_never_shown_whole(watching, sink, run):

@@ -281,6 +281,30 @@ def test_back_to_normal_goes_to_the_targets_that_got_the_outage():
     assert evaluation.state.pending[-1].only_to == ("mail",)
 
 
+def test_a_login_that_works_again_says_so_only_where_the_login_alert_went():
+    _, state = run([EXPIRED, INVALID])
+    # The login alert reached the mail target (record_deliveries marks the incident).
+    from watcher.core.delivery import Message, Outcome, Route, record_deliveries
+
+    plan = {"mail": Message("t", "b", Severity.CRITICAL, ("login",))}
+    routes = (Route("mail"), Route("phone", Severity.WARNING), Route("chat"))
+    outcomes = {"mail": Outcome(True)}
+    state = record_deliveries(state, plan, outcomes, routes[:1])
+    assert state.login is not None and state.login.notified == ("mail",)
+    evaluation = evaluate(reading(10), state, RULES, T0 + 10 * H)
+    assert [a.kind for a in evaluation.alerts] == ["login_works"]
+    (note,) = evaluation.alerts
+    assert (note.severity, note.title) == (Severity.INFO, "Grok Build: Grok login works again")
+    assert evaluation.state.pending[-1].only_to == ("mail",)
+    assert evaluation.state.login is None
+
+
+def test_a_login_alert_that_reached_no_one_needs_no_works_again_note():
+    checks, state = run([EXPIRED, EXPIRED, reading(10)])
+    assert [kinds(c) for c in checks] == [["login"], [], []]
+    assert state.login is None and state.pending == ()
+
+
 def test_a_failed_reading_never_forgets_fired_thresholds():
     _, state = run([reading(81), NETWORK, EXPIRED, NETWORK])
     assert state.period.fired_thresholds == {50, 80}

@@ -1033,6 +1033,8 @@ def test_fault(world: World, case: Row) -> None:
     third = observed_check(world)
     assert third.code == 0, describe(third)
     assert_current_figures(third, case.later[0])
+    if LOGIN_TITLE in second.titles:  # the login alert went out: its end is said, once
+        assert ["works again" in body for body in third.bodies] == [True], describe(third)
     world.serve(case.later[1])
     fourth = observed_check(world)
     assert fourth.code == 0, describe(fourth)

@@ -278,7 +278,10 @@ def _encode_account(state: State) -> dict[str, Any]:
         account["plan"] = _table(label=state.plan, checked_at=state.plan_checked_at)
     if state.login is not None:
         account["login"] = _table(
-            kind=state.login.kind, message=state.login.message, since=state.login.since
+            kind=state.login.kind,
+            message=state.login.message,
+            since=state.login.since,
+            notified=list(state.login.notified),
         )
     if state.outage is not None:
         outage = state.outage
@@ -417,6 +420,7 @@ def _incidents(state: State, account: _Table) -> State:
                 login.required_text("kind"),
                 login.required_text("message"),
                 login.required_time("since"),
+                tuple(login.strings("notified")),
             ),
         )
     outage = account.table("outage")

@@ -129,7 +129,7 @@ def record_deliveries(
                 received.setdefault(key, set()).add(target_id)
 
     still_pending = []
-    outage = state.outage
+    outage, login = state.outage, state.login
     counted = state.delivered
     for pending in state.pending:
         got_it = received.get(pending.alert.key, set())
@@ -138,7 +138,11 @@ def record_deliveries(
         delivered = tuple(sorted(set(pending.delivered_to) | got_it))
         if pending.alert.kind == AlertKind.OUTAGE and outage is not None and got_it:
             outage = outage._replace(notified=tuple(sorted(set(outage.notified) | got_it)))
+        if pending.alert.kind == AlertKind.LOGIN and login is not None and got_it:
+            login = login._replace(notified=tuple(sorted(set(login.notified) | got_it)))
         wanted = {r.target_id for r in routes if routes_to(pending, r)}
         if not wanted <= set(delivered):
             still_pending.append(pending._replace(delivered_to=delivered))
-    return state._replace(pending=tuple(still_pending), outage=outage, delivered=counted)
+    return state._replace(
+        pending=tuple(still_pending), outage=outage, login=login, delivered=counted
+    )

@@ -87,11 +87,14 @@ def _after_reading(reading: Reading, state: State, rules: Rules, now: datetime) 
     # and every figure from here on uses the period as followed.
     usage = usage._replace(period=Period(period.kind, period.start, period.end))
 
-    # Incidents end at the first good reading.
+    # Incidents end at the first good reading: said to the targets their alert reached.
     pending = [p for p in state.pending if p.alert.scope not in _INCIDENT_SCOPES]
     recovered_to = state.outage.notified if state.outage is not None else ()
     if state.outage is not None and recovered_to:
         alerts.append(messages.recovered_alert(usage, state.outage.since, now, zone))
+    login_back_to = state.login.notified if state.login is not None else ()
+    if state.login is not None and login_back_to:
+        alerts.append(messages.login_works_alert(usage, state.login.since, now, zone))
 
     if state.meter is not None and state.meter != meter:
         alerts.append(messages.meter_alert(usage, reading.pool_failure, now, zone))
@@ -105,9 +108,9 @@ def _after_reading(reading: Reading, state: State, rules: Rules, now: datetime) 
         alerts.append(messages.token_expiry_alert(expires_at, now, zone))
         token_warned_for = expires_at
 
+    only_to_by_kind = {AlertKind.RECOVERED: recovered_to, AlertKind.LOGIN_WORKS: login_back_to}
     for alert in alerts:
-        only_to = recovered_to if alert.kind == AlertKind.RECOVERED else None
-        pending = _queue(pending, PendingAlert(alert, only_to=only_to))
+        pending = _queue(pending, PendingAlert(alert, only_to=only_to_by_kind.get(alert.kind)))
     plan, plan_checked_at = (
         (usage.plan or state.plan, now)
         if reading.plan_fetched

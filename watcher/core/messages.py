@@ -310,3 +310,20 @@ def other_login_alert(who: str, now: datetime) -> Alert:
         scope=AlertScope.NONE,
         created=now,
     )
+
+
+def login_works_alert(usage: Usage, since: datetime, now: datetime, zone: tzinfo | None) -> Alert:
+    """The login incident ended: to the targets that received its alert only."""
+    return Alert(
+        kind=AlertKind.LOGIN_WORKS,
+        key=f"login_works:{since.isoformat()}",
+        severity=Severity.INFO,
+        title="Grok Build: Grok login works again",
+        body=(
+            f"Grok login works again (it had not since {format_local_time(since, now, zone)}): "
+            f"{_used_now(usage)} of your {_credits(usage)} used; {_they_reset(usage, now, zone)}."
+        ),
+        scope=AlertScope.NONE,
+        created=now,
+        since=since,
+    )

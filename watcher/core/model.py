@@ -92,6 +92,7 @@ class AlertKind(StrEnum):
     STATE = "state"
     TEST = "test"
     ACCOUNT = "account"  # the file behind an account's name now holds another login
+    LOGIN_WORKS = "login_works"  # the login incident ended: to those the login alert reached
 
 
 class AlertScope(StrEnum):
@@ -160,6 +161,7 @@ class LoginIncident(NamedTuple):
     kind: str
     message: str
     since: datetime
+    notified: tuple[str, ...] = ()  # targets that received the login alert
 
 
 class Outage(NamedTuple):
