@@ -169,6 +169,29 @@ GOLDEN: list[tuple[str, Alert, str, str, str]] = [
         f"credits used; {RESET}.",
     ),
     (
+        "passed-outage",
+        messages.passed_outage_alert(
+            "Grok billing request failed. Check your connection.",
+            NOW - timedelta(hours=1, minutes=30),
+            NOW,
+            BERLIN,
+        ),
+        "warning",
+        "Grok Build: usage could not be read for 1 h 30 min",
+        "Usage could not be read from Sun 22 Nov 07:30 CET until Sun 22 Nov 09:00 CET: Grok "
+        "billing request failed. Check your connection.",
+    ),
+    (
+        "passed-login",
+        messages.passed_login_alert(
+            "Grok auth expired. Run `grok login` again.", NOW - timedelta(hours=2), NOW, BERLIN
+        ),
+        "critical",
+        "Grok Build: the Grok login did not work for 2 h 0 min",
+        "The Grok login did not work from Sun 22 Nov 07:00 CET until Sun 22 Nov 09:00 CET: "
+        "Grok auth expired. Run `grok login` again.",
+    ),
+    (
         "account-another-login",
         messages.other_login_alert("a@example.com", NOW),
         "info",

@@ -146,6 +146,40 @@ def test_the_clis_base_url_variable_overrides_the_default_but_not_the_config(tmp
             r"\[grok\] api_base: expected an https:// URL",
         ),
         ('[grok]\napi_base = ""\n', r"\[grok\] api_base: expected a non-empty string"),
+        # Quiet hours: Alertmanager's words where they fit, one line when they do not.
+        (
+            '[[quiet]]\nlocation = "Europe/Berlin"\n',
+            r"\[\[quiet\]\] #1: needs times \(like \[\"22:00-07:30\"\]\) or weekdays",
+        ),
+        (
+            '[[quiet]]\ntimes = ["22:00-07:30"]\ndays_of_month = ["1:7"]\n',
+            r"\[\[quiet\]\] #1 days_of_month: not supported \(times, weekdays and location are\)$",
+        ),
+        (
+            '[[quiet]]\ntimes = ["22:00-7:30"]\n',
+            r"\[\[quiet\]\] #1 times: expected \"HH:MM-HH:MM\", like \"22:00-07:30\", "
+            r"got '22:00-7:30'$",
+        ),
+        (
+            '[[quiet]]\nweekdays = ["friday:monday"]\n',
+            r"\[\[quiet\]\] #1 weekdays: a weekday range runs from earlier to later in the week",
+        ),
+        (
+            '[[quiet]]\nweekdays = ["saturday"]\nlocation = "Mars/Olympus"\n',
+            r"\[\[quiet\]\] #1 location: 'Mars/Olympus' is not a time zone this machine knows",
+        ),
+        (
+            '[[quiet]]\ntimes = "22:00-07:30"\n',
+            r"\[\[quiet\]\] #1 times: expected a list of strings, got a string$",
+        ),
+        (
+            '[[quiet]]\ntime = ["22:00-07:30"]\n',
+            r"\[\[quiet\]\] #1 time: unknown key \(did you mean times\?\)$",
+        ),
+        (
+            '[alerts]\nquiet_lets_through = "info"\n',
+            r"\[alerts\] quiet_lets_through: must be one of \"critical\", \"warning\", \"none\"",
+        ),
     ],
 )
 def test_mistakes_are_one_line_naming_file_section_and_key(tmp_path, text, message):
@@ -232,3 +266,26 @@ def test_alert_and_notify_mistakes(tmp_path, text, message):
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text), env_for(tmp_path))
     assert re.search(message, caught.value.message), caught.value.message
+
+
+def test_quiet_windows_and_what_they_let_through(tmp_path):
+    from zoneinfo import ZoneInfo
+
+    from watcher.core.model import Severity
+
+    path = write(
+        tmp_path,
+        '[alerts]\nquiet_lets_through = "none"\n'
+        '[[quiet]]\ntimes = ["22:00-07:30"]\nweekdays = ["monday:friday"]\n'
+        '[[quiet]]\nweekdays = ["saturday", "Sunday"]\nlocation = "America/New_York"\n',
+    )
+    config = load_config(path, env_for(tmp_path))
+    weeknights, weekend = config.quiet
+    assert weeknights.weekdays == frozenset(range(5)) and weeknights.zone is None
+    assert [tuple(r) for r in weeknights.times] == [(1320, 1440), (0, 450)]
+    assert weekend.weekdays == {5, 6} and weekend.times == ()
+    assert weekend.zone == ZoneInfo("America/New_York")
+    assert config.alerts.quiet_lets_through is None
+    assert load_config(write(tmp_path, ""), env_for(tmp_path)).alerts.quiet_lets_through == (
+        Severity.CRITICAL
+    )

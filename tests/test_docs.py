@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from watcher import cli
-from watcher.config import _ACCOUNT_KEYS, _SCHEMA, load_config
+from watcher.config import _ACCOUNT_KEYS, _SCHEMA, QUIET_KEYS, load_config
 from watcher.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,7 +245,11 @@ def config_keys_shown(document: str) -> dict[str, set[str]]:
 
 def config_keys() -> dict[str, set[str]]:
     """Section -> every key the config may give it."""
-    return {**{name: set(keys) for name, keys in _SCHEMA.items()}, "accounts": set(_ACCOUNT_KEYS)}
+    return {
+        **{name: set(keys) for name, keys in _SCHEMA.items()},
+        "accounts": set(_ACCOUNT_KEYS),
+        "quiet": set(QUIET_KEYS),
+    }
 
 
 # -- README and --help against the code -----------------------------------------------------

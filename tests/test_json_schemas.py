@@ -363,7 +363,7 @@ def test_status_json_of_one_login_also_lists_it_as_the_default_account(ready, ru
     document = printed(run("--status", "--json"))
     (account,) = document["accounts"]
     assert account["name"] == "default" and account["names"] == ["default"]
-    top = {k: v for k, v in document.items() if k not in ("schema", "accounts")}
+    top = {k: v for k, v in document.items() if k not in ("schema", "accounts", "quiet")}
     assert {k: v for k, v in account.items() if k not in ("name", "names")} == top
     assert_valid(STATUS, document)
 
@@ -372,7 +372,7 @@ def test_status_json_with_named_logins_validates(named, run):
     result = run("--status", "--json")
     assert result.code == 0, result.err
     document = printed(result)
-    assert set(document) == {"schema", "accounts"}  # no reading at the top
+    assert set(document) == {"schema", "accounts", "quiet"}  # no reading at the top
     assert [(a["name"], a["names"]) for a in document["accounts"]] == [
         ("personal", ["personal"]),
         ("work", ["work"]),

@@ -93,3 +93,13 @@ def test_an_outage_alert_sent_during_a_lasting_error_is_logged():
     # The message is a sentence; what was sent is the next one (never "later.; sent").
     assert line.text.startswith(f"{NETWORK.message} Sent “")
     assert line.text.endswith(" to 1 target.")
+
+
+def test_the_status_line_says_that_alerts_wait_and_till_when():
+    from watcher.core.holding import Hold
+
+    held = report(reading(42))._replace(hold=Hold(Severity.CRITICAL, NOW + timedelta(hours=3)))
+    line = describe(held)
+    assert line.status == (
+        "42% used, resets Fri 27 Nov 05:00 UTC · quiet until Sun 22 Nov 08:00 UTC"
+    )

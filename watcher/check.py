@@ -25,7 +25,9 @@ from watcher.config import Account, Config
 from watcher.core import messages
 from watcher.core.accounts import claim, drop_unclaimed
 from watcher.core.evaluate import evaluate, may_read_monthly_instead
+from watcher.core.holding import Hold, mark_held, sendable
 from watcher.core.model import Alert, Failure, Observation, PendingAlert, Reading, Rules, State
+from watcher.core.quiet import quiet_at, quiet_until
 from watcher.critical import critical
 from watcher.errors import ConfigError
 from watcher.grok.client import MeterPolicy
@@ -95,6 +97,7 @@ class CheckReport(NamedTuple):
     held: bool = False  # nothing was sent, because the state could not be saved first
     named: bool = False  # the config names its logins ([[accounts]])
     shared: tuple[str, ...] = ()  # a warning for each login two names read
+    hold: Hold | None = None  # quiet hours (or a snooze) held alerts back in this check
 
     # The first login's: the only one without [[accounts]].
     @property
@@ -123,6 +126,11 @@ class CheckReport(NamedTuple):
     @property
     def pending(self) -> int:
         return sum(len(a.state.pending) for a in self.accounts)
+
+    @property
+    def sendable(self) -> bool:
+        """Something pending may go now (whether a target takes it is routing's business)."""
+        return any(sendable(a.state.pending, self.hold, a.read_ok) for a in self.accounts)
 
     @property
     def failed_targets(self) -> list[Target]:
@@ -220,6 +228,10 @@ def run_check(
                 checks.append(checked)
         now = clock()
         histories = drop_unclaimed(histories, (a.name for a in config.accounts), now)
+        hold = hold_now(config, now)
+        if hold is not None:  # what it keeps back is marked, and saved so
+            checks = [c._replace(state=mark_held(c.state, hold, now)) for c in checks]
+            histories = {**histories, **{c.name: c.state for c in checks}}
         from watcher.core.addressing import as_sent
 
         addressees = [
@@ -234,10 +246,11 @@ def run_check(
             dry_run=dry_run,
             named=config.named_accounts,
             shared=shared,
+            hold=hold,
         )
         session = _Session(report, histories, addressees)
         if dry_run:
-            return session.deliver(config, environ, print_to) if report.pending else report
+            return session.deliver(config, environ, print_to) if report.sendable else report
         first_save = _save(state_path, histories)
         if first_save is not None:
             report = report._replace(save_error=first_save.message)
@@ -250,7 +263,7 @@ def run_check(
                 alert = messages.state_alert(str(state_path), first_save.reason, clock())
                 report = session.with_state_alert(report, alert)
         session = _Session(report, session.histories, addressees)
-        if report.pending:
+        if report.sendable:  # targets (and Apprise) load only when something may go
             report = session.deliver(config, environ, print_to)
             if first_save is None:
                 second_save = _save(state_path, session.histories)
@@ -462,7 +475,8 @@ class _Session:
             a._replace(state=_with_current_ids(a.state, renamed)) for a in report.accounts
         )
         pairs = list(zip(self.addressees, (a.state for a in accounts), strict=True))
-        plan = plan_for_accounts(pairs, routes)
+        unread = {a.name for a in accounts if not a.read_ok}
+        plan = plan_for_accounts(pairs, routes, report.hold, unread, _held_note(config))
         report = report._replace(accounts=accounts, targets=tuple(targets), plan=plan)
         self._keep(accounts)
         if report.dry_run or not plan:
@@ -484,6 +498,23 @@ class _Session:
 
     def _keep(self, accounts: Sequence[AccountCheck]) -> None:
         self.histories = {**self.histories, **{a.name: a.state for a in accounts}}
+
+
+def hold_now(config: Config, now: datetime) -> Hold | None:
+    """The hold on alerts at `now`: quiet hours ([[quiet]])."""
+    if not config.quiet or not quiet_at(now, config.quiet):
+        return None
+    return Hold(config.alerts.quiet_lets_through, quiet_until(now, config.quiet))
+
+
+def _held_note(config: Config) -> Callable[[datetime], str]:
+    def note(since: datetime) -> str:
+        from watcher.core.formatting import format_local_time
+
+        when = format_local_time(since, datetime.now(UTC), config.alerts.local_zone)
+        return f"Held during quiet hours since {when}."
+
+    return note
 
 
 def check_config_targets(config: Config, environ: Mapping[str, str]) -> None:

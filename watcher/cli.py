@@ -28,6 +28,7 @@ from watcher.logs import configure_command_logging
 
 if TYPE_CHECKING:  # each mode imports what it needs when it runs: start-up stays short
     from watcher.config import Config
+    from watcher.core.holding import Hold
     from watcher.core.model import Observation, Rules, State, TokenInfo
     from watcher.core.outlook import Outlook
     from watcher.core.usage import Usage
@@ -338,15 +339,21 @@ def _run_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             error.kind = only.observation.kind  # --json's kind, as the reading raised it
             raise error
     failed = any(isinstance(s.observation, Failure) for s in shown)
+    from watcher.check import hold_now
+
+    hold = hold_now(config, now)
     if args.json:
         for item in shown:  # stdout is the document: a person reads the failure here
             if isinstance(item.observation, Failure):
                 print(f"{item.names[0]}: {item.observation.message}", file=sys.stderr)
-        print(json.dumps(_status_json(shown, config.named_accounts, config, now)))
+        document = _status_json(shown, config.named_accounts, config, now)
+        print(json.dumps({**document, "quiet": _quiet_json(hold)}))
     else:
         blocks = [
             _status_text(s, config, now, env, config.named_accounts, args.plain) for s in shown
         ]
+        if hold is not None:
+            blocks[-1] += "\n" + _quiet_line(hold, now)
         print("\n\n".join(blocks))
     return EXIT_FAILED if failed else EXIT_OK
 
@@ -384,6 +391,26 @@ def _status_json(shown: list[_Shown], named: bool, config: Config, now: datetime
         return {"schema": STATUS_SCHEMA, "accounts": documents}
     top = {k: v for k, v in documents[0].items() if k not in ("name", "names")}
     return {"schema": STATUS_SCHEMA, **top, "accounts": documents}
+
+
+def _quiet_line(hold: Hold, now: datetime) -> str:
+    """ "Quiet hours   until Tue 24 Nov 07:30 CET: alerts below critical wait" """
+    from watcher.core.formatting import format_local_time
+
+    until = f"until {format_local_time(hold.until, now)}" if hold.until else "on"
+    waiting = (
+        "every alert waits" if hold.passes is None else f"alerts below {hold.passes.label} wait"
+    )
+    return f"{'Quiet hours':<14}{until}: {waiting}"
+
+
+def _quiet_json(hold: Hold | None) -> dict[str, Any] | None:
+    if hold is None:
+        return None
+    return {
+        "until": hold.until.isoformat() if hold.until else None,
+        "lets_through": hold.passes.label if hold.passes is not None else None,
+    }
 
 
 def _rules_of(config: Config, name: str) -> Rules:

@@ -12,12 +12,13 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
-from watcher.core.model import Rules
+from watcher.core.model import Rules, Severity
+from watcher.core.quiet import QuietError, QuietWindow, parse_times, parse_weekdays
 from watcher.durations import format_duration_setting, parse_duration
 from watcher.errors import ConfigError
 from watcher.grok.settings import API_BASE_ENV, GrokSettings
@@ -69,6 +70,7 @@ class Config(NamedTuple):
     accounts: tuple[Account, ...] = ()  # never empty once loaded (see `_build`)
     # GROK_HOME was set but [[accounts]] name every login: the start line says it is ignored.
     grok_home_ignored: bool = False
+    quiet: tuple[QuietWindow, ...] = ()  # [[quiet]]: when alerts wait (see core/quiet.py)
 
     @property
     def named_accounts(self) -> bool:
@@ -202,6 +204,13 @@ def _thresholds(value: Any, where: str) -> tuple[float, ...]:
     return tuple(sorted({percent(item, where) for item in value}))
 
 
+def _lets_through(value: Any, where: str) -> Severity | None:
+    """[alerts] quiet_lets_through: "critical" (the default), "warning" (and critical),
+    "none" (every alert waits)."""
+    choice = _choice("critical", "warning", "none")(value, where)
+    return None if choice == "none" else Severity[choice.upper()]
+
+
 def _listen(value: Any, where: str) -> tuple[str, int]:
     """ "127.0.0.1:9877", "[::1]:9877", "0.0.0.0:9877": a host is required (a bare ":9877"
     would listen everywhere by accident)."""
@@ -234,6 +243,7 @@ _SCHEMA: dict[str, dict[str, Validator]] = {
         "rearm_below": _non_negative,
         "forecast": _boolean,
         "stale_after": _duration(timedelta(0)),
+        "quiet_lets_through": _lets_through,
     },
     "notify": {"urls": _string_list, "config": _string_list},
     "schedule": {"interval": _duration(MIN_INTERVAL)},
@@ -260,6 +270,7 @@ def _build(document: dict[str, Any], path: Path | None, environ: Mapping[str, st
     values: dict[str, dict[str, Any]] = {section: {} for section in _SCHEMA}
     document = dict(document)
     account_tables = document.pop("accounts", None)
+    quiet = _quiet(document.pop("quiet", None), where)
     for section, table in document.items():
         if section not in _SCHEMA:
             owner = _owner(section)
@@ -315,7 +326,91 @@ def _build(document: dict[str, Any], path: Path | None, environ: Mapping[str, st
         source=path,
         accounts=accounts,
         grok_home_ignored=account_tables is not None and bool(environ.get("GROK_HOME")),
+        quiet=quiet,
     )
+
+
+QUIET_KEYS = ("times", "weekdays", "location")  # a [[quiet]] window's
+# Alertmanager's time_intervals keys this has no use for: said so, not "unknown".
+_UNSUPPORTED_QUIET = ("days_of_month", "months", "years")
+
+
+def _quiet(tables: Any, where: str) -> tuple[QuietWindow, ...]:
+    """[[quiet]] windows: `times` ("HH:MM-HH:MM", may wrap midnight), `weekdays`
+    ("monday:friday", "saturday"), `location` (an IANA zone; else the local zone)."""
+    if tables is None:
+        return ()
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{where}: quiet: expected [[quiet]] tables")
+    windows = []
+    for number, table in enumerate(tables, 1):
+        label = f"[[quiet]] #{number}"
+        for key in table:
+            if key in _UNSUPPORTED_QUIET:
+                raise ConfigError(
+                    f"{where}: {label} {key}: not supported (times, weekdays and location are)"
+                )
+            if key not in QUIET_KEYS:
+                known = dict.fromkeys(QUIET_KEYS)
+                raise ConfigError(f"{where}: {label} {key}: unknown key{_suggest(key, known)}")
+        if "times" not in table and "weekdays" not in table:
+            raise ConfigError(
+                f'{where}: {label}: needs times (like ["22:00-07:30"]) or weekdays (like '
+                '["saturday", "sunday"]), or both'
+            )
+        times = tuple(
+            r
+            for text in _quiet_list(table, "times", label, where)
+            for r in _parsed(parse_times, text, f"{where}: {label} times")
+        )
+        days = frozenset(
+            d
+            for text in _quiet_list(table, "weekdays", label, where)
+            for d in _parsed(parse_weekdays, text, f"{where}: {label} weekdays")
+        )
+        if "times" in table and not times:
+            raise ConfigError(f'{where}: {label} times: name at least one, like "22:00-07:30"')
+        if "weekdays" in table and not days:
+            raise ConfigError(f'{where}: {label} weekdays: name at least one, like "monday:friday"')
+        zone = (
+            _zone(table["location"], f"{where}: {label} location") if "location" in table else None
+        )
+        shown = " ".join([*table.get("times", []), *table.get("weekdays", [])])
+        if "location" in table:
+            shown += f" ({table['location']})"
+        windows.append(QuietWindow(days or frozenset(range(7)), times, zone, shown))
+    return tuple(windows)
+
+
+def _quiet_list(table: dict[str, Any], key: str, label: str, where: str) -> tuple[str, ...]:
+    try:
+        return _string_list(table.get(key, []), where)
+    except _Invalid as exc:
+        raise ConfigError(f"{where}: {label} {key}: {exc}") from None
+
+
+_Parsed = TypeVar("_Parsed")
+
+
+def _parsed(parse: Callable[[str], _Parsed], text: str, where: str) -> _Parsed:
+    try:
+        return parse(text)
+    except QuietError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _zone(value: Any, where: str) -> tzinfo:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f'{where}: expected an IANA zone name like "Europe/Berlin"')
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # only a window in another zone
+
+    try:
+        return ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{where}: {value!r} is not a time zone this machine knows (an IANA name like "
+            '"Europe/Berlin")'
+        ) from None
 
 
 def _accounts(

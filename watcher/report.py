@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from watcher.core.formatting import whole_percent
+from watcher.core.formatting import format_local_time, whole_percent
 from watcher.core.model import Failure, Observation, Reading
 from watcher.status import STATUS_SCHEMA, describe_reset, outlook_now, status_document
 
@@ -25,7 +25,7 @@ def summary_line(report: CheckReport, now: datetime) -> str:
             for a, p in zip(report.accounts, parts, strict=True)
         ]
     read = "; ".join(parts)
-    sent = _sent(report)
+    sent = _sent(report) + _held(report, now)
     if read.endswith("."):
         # A failure's message is a sentence of its own ("... Try again later."): so is what
         # follows.
@@ -70,6 +70,20 @@ def _sent(report: CheckReport) -> str:
         f"sent {what} to {len(ok)} of {_targets(len(attempted))}; "
         f"failed, will retry next check: {failed}"
     )
+
+
+def _held(report: CheckReport, now: datetime) -> str:
+    """ "; 2 alerts held until Tue 24 Nov 07:30 CET (quiet hours)" """
+    from watcher.core.holding import is_held
+
+    hold = report.hold
+    if hold is None:
+        return ""
+    count = sum(1 for a in report.accounts for p in a.state.pending if is_held(p, hold))
+    if not count:
+        return ""
+    until = f" until {format_local_time(hold.until, now)}" if hold.until is not None else ""
+    return f"; {count} alert{'s' if count > 1 else ''} held{until} ({hold.why})"
 
 
 def _targets(count: int) -> str:

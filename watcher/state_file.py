@@ -348,6 +348,7 @@ def _encode_pending(pending: PendingAlert) -> dict[str, Any]:
         threshold=alert.threshold,
         since=alert.since,
         delivered_to=list(pending.delivered_to),
+        held_since=pending.held_since,
     )
     if pending.only_to is not None:  # kept even when empty: [] (no one) differs from absent (all)
         table["only_to"] = list(pending.only_to)
@@ -532,7 +533,8 @@ def _decode_pending(item: _Table) -> PendingAlert | None:
         since=item.time("since"),
     )
     only_to = tuple(item.strings("only_to")) if "only_to" in item.values else None
-    return PendingAlert(alert, tuple(item.strings("delivered_to")), only_to)
+    delivered_to = tuple(item.strings("delivered_to"))
+    return PendingAlert(alert, delivered_to, only_to, item.time("held_since"))
 
 
 # Version 1 kept one meter: these alerts were about it, and these were keyed by it.

@@ -10,10 +10,12 @@ into each account's own history.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import NamedTuple
 
 from watcher.core.delivery import Message, Outcome, Route, plan_messages, record_deliveries
+from watcher.core.holding import Hold, sendable
 from watcher.core.model import Alert, AlertKind, PendingAlert, State
 
 ALWAYS_TAG = "always"  # a target tagged so gets every account's alerts
@@ -82,13 +84,32 @@ def _for_delivery(
 
 
 def plan_for_accounts(
-    accounts: Sequence[tuple[Addressee, State]], routes: Iterable[Route]
+    accounts: Sequence[tuple[Addressee, State]],
+    routes: Iterable[Route],
+    hold: Hold | None = None,
+    unread: Collection[str] = (),
+    held_note: Callable[[datetime], str] | None = None,
 ) -> dict[str, Message]:
     """One message per target with every account's alerts routed to it, in config order
-    (so that among equally important alerts the first account's titles the message)."""
+    (so that among equally important alerts the first account's titles the message) --
+    but what a hold keeps back (`holding.sendable`; `unread`: the accounts this check could
+    not read). A message holding alerts that were held ends with `held_note(since)`."""
     routes = tuple(routes)
-    pending = [p for a, s in accounts for p in _for_delivery(s, a, routes)]
-    return plan_messages(pending, routes)
+    pending = [
+        p
+        for a, s in accounts
+        for p in sendable(_for_delivery(s, a, routes), hold, a.account not in unread)
+    ]
+    plan = plan_messages(pending, routes)
+    held = {p.alert.key: p.held_since for p in pending if p.held_since is not None}
+    if held_note is None or not held:
+        return plan
+    for target_id, message in plan.items():
+        since = [held[key] for key in message.alert_keys if key in held]
+        if since:
+            body = f"{message.body}\n\n{held_note(min(since))}"
+            plan[target_id] = message._replace(body=body)
+    return plan
 
 
 def record_for_accounts(

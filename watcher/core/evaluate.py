@@ -12,7 +12,7 @@ cause has passed is dropped.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from watcher.core import messages
 from watcher.core.model import (
@@ -87,8 +87,11 @@ def _after_reading(reading: Reading, state: State, rules: Rules, now: datetime) 
     # and every figure from here on uses the period as followed.
     usage = usage._replace(period=Period(period.kind, period.start, period.end))
 
-    # Incidents end at the first good reading: said to the targets their alert reached.
+    # Incidents end at the first good reading: said to the targets their alert reached, and
+    # in one line to those it was held back from (it came and went while quiet).
     pending = [p for p in state.pending if p.alert.scope not in _INCIDENT_SCOPES]
+    for owed in _passed(state, now, zone):
+        pending = _queue_passed(pending, owed)
     recovered_to = state.outage.notified if state.outage is not None else ()
     if state.outage is not None and recovered_to:
         alerts.append(messages.recovered_alert(usage, state.outage.since, now, zone))
@@ -131,6 +134,39 @@ def _after_reading(reading: Reading, state: State, rules: Rules, now: datetime) 
         pending=_bounded(pending),
     )
     return Evaluation(tuple(alerts), new_state)
+
+
+MAX_PASSED = 10  # lines of what came and went kept for the targets owed them, per account
+
+
+def _passed(state: State, now: datetime, zone: tzinfo | None) -> list[PendingAlert]:
+    """An incident ending while quiet hours (or a snooze) still held its alert back: a line
+    saying it came and went, owed to the same targets (any other got its alert, and gets
+    the note that it ended). An alert a failing target missed is dropped with its incident,
+    as ever: it is not news once it has passed."""
+    owed = []
+    for pending in state.pending:
+        kind = pending.alert.kind
+        if pending.held_since is None:
+            continue
+        if kind == AlertKind.OUTAGE and state.outage is not None:
+            outage = state.outage
+            note = messages.passed_outage_alert(outage.message, outage.since, now, zone)
+        elif kind == AlertKind.LOGIN and state.login is not None:
+            login = state.login
+            note = messages.passed_login_alert(login.message, login.since, now, zone)
+        else:
+            continue
+        owed.append(pending._replace(alert=note))
+    return owed
+
+
+def _queue_passed(pending: list[PendingAlert], note: PendingAlert) -> list[PendingAlert]:
+    """The newest MAX_PASSED lines: holding must not grow the state without end."""
+    pending = _queue(pending, note)
+    passed = [p for p in pending if p.alert.kind == AlertKind.PASSED]
+    dropped = {p.alert.key for p in passed[:-MAX_PASSED]}
+    return [p for p in pending if p.alert.key not in dropped]
 
 
 def _in_period(

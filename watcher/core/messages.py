@@ -327,3 +327,38 @@ def login_works_alert(usage: Usage, since: datetime, now: datetime, zone: tzinfo
         created=now,
         since=since,
     )
+
+
+def passed_outage_alert(message: str, since: datetime, now: datetime, zone: tzinfo | None) -> Alert:
+    """Usage could not be read for longer than stale_after, and can be again, before the
+    "cannot be read" alert reached a target (quiet hours, a failing target): one line."""
+    return Alert(
+        kind=AlertKind.PASSED,
+        key=f"passed:outage:{since.isoformat()}",
+        severity=Severity.WARNING,
+        title=f"Grok Build: usage could not be read for {format_duration(now - since)}",
+        body=(
+            f"Usage could not be read from {format_local_time(since, now, zone)} until "
+            f"{format_local_time(now, now, zone)}: {message}"
+        ),
+        scope=AlertScope.NONE,
+        created=now,
+        since=since,
+    )
+
+
+def passed_login_alert(message: str, since: datetime, now: datetime, zone: tzinfo | None) -> Alert:
+    """The login failed, and works again, before its alert reached a target."""
+    return Alert(
+        kind=AlertKind.PASSED,
+        key=f"passed:login:{since.isoformat()}",
+        severity=Severity.CRITICAL,
+        title=f"Grok Build: the Grok login did not work for {format_duration(now - since)}",
+        body=(
+            f"The Grok login did not work from {format_local_time(since, now, zone)} until "
+            f"{format_local_time(now, now, zone)}: {message}"
+        ),
+        scope=AlertScope.NONE,
+        created=now,
+        since=since,
+    )

@@ -73,6 +73,9 @@ class Rules(NamedTuple):
     forecast: bool = True
     stale_after: timedelta = timedelta(hours=1)
     local_zone: tzinfo | None = None  # None: the system's local zone (TZ honoured)
+    # In quiet hours or a snooze, alerts of this severity and above still go out at once;
+    # None: every alert waits for the end.
+    quiet_lets_through: Severity | None = Severity.CRITICAL
 
 
 # --- alerts --------------------------------------------------------------------------------------
@@ -93,6 +96,7 @@ class AlertKind(StrEnum):
     TEST = "test"
     ACCOUNT = "account"  # the file behind an account's name now holds another login
     LOGIN_WORKS = "login_works"  # the login incident ended: to those the login alert reached
+    PASSED = "passed"  # an incident that came and went before its alert reached a target
 
 
 class AlertScope(StrEnum):
@@ -127,6 +131,7 @@ class PendingAlert(NamedTuple):
     alert: Alert
     delivered_to: tuple[str, ...] = ()  # target ids
     only_to: tuple[str, ...] | None = None  # None: every target the severity routes to
+    held_since: datetime | None = None  # first held by quiet hours or a snooze (holding.py)
 
 
 # --- what is remembered between checks -----------------------------------------------------------

@@ -46,8 +46,18 @@ def describe_check(
     if isinstance(outcome, str):
         return _error(outcome, logged)
     if outcome.named:
-        return _several(outcome, logged, now, local)
-    return _one(outcome, outcome.observation, logged, now, local)
+        line = _several(outcome, logged, now, local)
+    else:
+        line = _one(outcome, outcome.observation, logged, now, local)
+    hold = outcome.hold
+    if hold is None:
+        return line
+    # STATUS= says that alerts wait, and till when ("... · quiet until Tue 24 Nov 07:30 CET").
+    until = f" until {format_local_time(hold.until, now, local)}" if hold.until else ""
+    return line._replace(status=f"{line.status} · {_QUIET_WORDS.get(hold.why, hold.why)}{until}")
+
+
+_QUIET_WORDS = {"quiet hours": "quiet"}
 
 
 def _several(
