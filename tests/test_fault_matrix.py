@@ -916,6 +916,27 @@ ROWS = [
             "--account nope: no such account (the config has: default)",
         )
     ),
+    # Quiet hours: a window the config cannot mean is one line, before anything is read.
+    row(
+        config_error(
+            "quiet-window-malformed",
+            config_text(lambda text: text + '[[quiet]]\ntimes = ["22:00-7:30"]\n'),
+            lambda w: (
+                f'{w.config_path}: [[quiet]] #1 times: expected "HH:MM-HH:MM", like '
+                "\"22:00-07:30\", got '22:00-7:30'"
+            ),
+        )
+    ),
+    row(
+        config_error(
+            "quiet-window-empty",
+            config_text(lambda text: text + '[[quiet]]\nlocation = "Europe/Berlin"\n'),
+            lambda w: (
+                f'{w.config_path}: [[quiet]] #1: needs times (like ["22:00-07:30"]) or weekdays '
+                '(like ["saturday", "sunday"]), or both'
+            ),
+        )
+    ),
     # The state file.
     row(fine("state-corrupt", state_garbled(earlier_same_second=False), err=moved_aside)),
     row(
