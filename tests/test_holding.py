@@ -45,7 +45,11 @@ def night(
         state = mark_held(state, hold, now)
         unread = () if hasattr(observation, "usage") else ("default",)
         plan = plan_for_accounts(
-            [(ME, state)], ROUTES, hold, unread, lambda since: f"Held since {since:%H:%M}."
+            [(ME, state)],
+            ROUTES,
+            {ME.account: hold},
+            unread,
+            lambda since: f"Held since {since:%H:%M}.",
         )
         outcomes = {target: Outcome(True) for target in plan}
         (state,) = record_for_accounts([(ME, state)], plan, outcomes, ROUTES)
@@ -161,3 +165,53 @@ def test_nothing_held_is_sent_twice_over_a_week_of_nights():
     titles = [m.title for _, m in sent]
     assert len(titles) == len(set(titles))
     assert all(not quiet_at(when, [WEEKNIGHTS]) for when, _ in sent)
+
+
+# --- a snooze ---------------------------------------------------------------------------------
+
+
+def test_a_snooze_wins_over_quiet_hours_while_it_lasts_then_the_quiet_hours_hold():
+    from watcher.core.holding import hold_for
+    from watcher.core.model import Snooze
+
+    now = berlin("2026-11-24 01:00")
+    quiet = Hold(Severity.CRITICAL, berlin("2026-11-24 07:30"))
+    snoozed = State(snooze=Snooze(berlin("2026-11-24 03:00"), include_critical=True))
+    assert hold_for(snoozed, quiet, Severity.CRITICAL, now) == Hold(
+        None, berlin("2026-11-24 03:00"), "snooze"
+    )
+    later = berlin("2026-11-24 03:00")  # the snooze is over, the window is not
+    assert hold_for(snoozed, quiet, Severity.CRITICAL, later) == quiet
+    plain = State(snooze=Snooze(berlin("2026-11-24 03:00")))
+    assert hold_for(plain, None, Severity.WARNING, now).passes == Severity.WARNING
+    assert hold_for(State(), None, Severity.CRITICAL, now) is None
+
+
+def test_a_snooze_until_the_reset_ends_with_the_reset_and_its_digest_says_so():
+    from watcher.core.holding import hold_for
+    from watcher.core.model import Snooze
+
+    end = berlin("2026-11-24 04:00")
+    state = evaluate(
+        reading(45, start=end - WEEK, end=end), State(), RULES, berlin("2026-11-23 20:00")
+    ).state
+    state = state._replace(snooze=Snooze(end))
+    sent = []
+    now = berlin("2026-11-23 20:05")
+    while now <= berlin("2026-11-24 06:00"):
+        before = now < end
+        observation = reading(
+            83 if before else 4,
+            start=end - WEEK if before else end,
+            end=end if before else end + WEEK,
+        )
+        state = evaluate(observation, state, RULES, now).state
+        hold = hold_for(state, None, Severity.CRITICAL, now)
+        state = mark_held(state, hold, now)
+        plan = plan_for_accounts([(ME, state)], ROUTES, {ME.account: hold})
+        (state,) = record_for_accounts(
+            [(ME, state)], plan, {t: Outcome(True) for t in plan}, ROUTES
+        )
+        sent += [(now, m.title) for m in plan.values()]
+        now += STEP
+    assert sent == [(end, "Grok Build: weekly credits reset")]  # not "80% used": undone

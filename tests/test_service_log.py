@@ -98,7 +98,9 @@ def test_an_outage_alert_sent_during_a_lasting_error_is_logged():
 def test_the_status_line_says_that_alerts_wait_and_till_when():
     from watcher.core.holding import Hold
 
-    held = report(reading(42))._replace(hold=Hold(Severity.CRITICAL, NOW + timedelta(hours=3)))
+    plain = report(reading(42))
+    hold = Hold(Severity.CRITICAL, NOW + timedelta(hours=3))
+    held = plain._replace(accounts=(plain.accounts[0]._replace(hold=hold),))
     line = describe(held)
     assert line.status == (
         "42% used, resets Fri 27 Nov 05:00 UTC · quiet until Sun 22 Nov 08:00 UTC"

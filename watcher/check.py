@@ -25,8 +25,17 @@ from watcher.config import Account, Config
 from watcher.core import messages
 from watcher.core.accounts import claim, drop_unclaimed
 from watcher.core.evaluate import evaluate, may_read_monthly_instead
-from watcher.core.holding import Hold, mark_held, sendable
-from watcher.core.model import Alert, Failure, Observation, PendingAlert, Reading, Rules, State
+from watcher.core.holding import Hold, hold_for, mark_held, sendable
+from watcher.core.model import (
+    Alert,
+    Failure,
+    Observation,
+    PendingAlert,
+    Reading,
+    Rules,
+    Severity,
+    State,
+)
 from watcher.core.quiet import quiet_at, quiet_until
 from watcher.critical import critical
 from watcher.errors import ConfigError
@@ -69,6 +78,7 @@ class AccountCheck(NamedTuple):
     rules: Rules = Rules()  # the rules it was decided with
     auth_path: Path | None = None  # the login file read
     names: tuple[str, ...] = ()  # every account name that reads this login
+    hold: Hold | None = None  # its snooze, or the quiet hours: what held its alerts back
 
     def login(self, now: datetime) -> LoginView | None:
         """Which login was read, for --json (read again: only --json asks)."""
@@ -97,7 +107,6 @@ class CheckReport(NamedTuple):
     held: bool = False  # nothing was sent, because the state could not be saved first
     named: bool = False  # the config names its logins ([[accounts]])
     shared: tuple[str, ...] = ()  # a warning for each login two names read
-    hold: Hold | None = None  # quiet hours (or a snooze) held alerts back in this check
 
     # The first login's: the only one without [[accounts]].
     @property
@@ -130,7 +139,12 @@ class CheckReport(NamedTuple):
     @property
     def sendable(self) -> bool:
         """Something pending may go now (whether a target takes it is routing's business)."""
-        return any(sendable(a.state.pending, self.hold, a.read_ok) for a in self.accounts)
+        return any(sendable(a.state.pending, a.hold, a.read_ok) for a in self.accounts)
+
+    @property
+    def hold(self) -> Hold | None:
+        """The first login's hold (the only one's without [[accounts]])."""
+        return self.accounts[0].hold
 
     @property
     def failed_targets(self) -> list[Target]:
@@ -228,10 +242,10 @@ def run_check(
                 checks.append(checked)
         now = clock()
         histories = drop_unclaimed(histories, (a.name for a in config.accounts), now)
-        hold = hold_now(config, now)
-        if hold is not None:  # what it keeps back is marked, and saved so
-            checks = [c._replace(state=mark_held(c.state, hold, now)) for c in checks]
-            histories = {**histories, **{c.name: c.state for c in checks}}
+        quiet = hold_now(config, now)
+        lets_through = config.alerts.quiet_lets_through
+        checks = [_held_back(c, quiet, lets_through, now) for c in checks]
+        histories = {**histories, **{c.name: c.state for c in checks}}
         from watcher.core.addressing import as_sent
 
         addressees = [
@@ -246,7 +260,6 @@ def run_check(
             dry_run=dry_run,
             named=config.named_accounts,
             shared=shared,
-            hold=hold,
         )
         session = _Session(report, histories, addressees)
         if dry_run:
@@ -476,7 +489,8 @@ class _Session:
         )
         pairs = list(zip(self.addressees, (a.state for a in accounts), strict=True))
         unread = {a.name for a in accounts if not a.read_ok}
-        plan = plan_for_accounts(pairs, routes, report.hold, unread, _held_note(config))
+        holds = {a.name: a.hold for a in accounts}
+        plan = plan_for_accounts(pairs, routes, holds, unread, _held_note(config))
         report = report._replace(accounts=accounts, targets=tuple(targets), plan=plan)
         self._keep(accounts)
         if report.dry_run or not plan:
@@ -507,12 +521,24 @@ def hold_now(config: Config, now: datetime) -> Hold | None:
     return Hold(config.alerts.quiet_lets_through, quiet_until(now, config.quiet))
 
 
+def _held_back(
+    checked: AccountCheck, quiet: Hold | None, lets_through: Severity | None, now: datetime
+) -> AccountCheck:
+    """The login's hold now (its snooze, else the quiet hours), what it keeps back marked
+    (and saved so); a snooze that has ended is forgotten."""
+    state = checked.state
+    hold = hold_for(state, quiet, lets_through, now)
+    if state.snooze is not None and now >= state.snooze.until:
+        state = state._replace(snooze=None)
+    return checked._replace(state=mark_held(state, hold, now), hold=hold)
+
+
 def _held_note(config: Config) -> Callable[[datetime], str]:
     def note(since: datetime) -> str:
         from watcher.core.formatting import format_local_time
 
         when = format_local_time(since, datetime.now(UTC), config.alerts.local_zone)
-        return f"Held during quiet hours since {when}."
+        return f"Held since {when}."
 
     return note
 

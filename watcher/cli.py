@@ -29,7 +29,7 @@ from watcher.logs import configure_command_logging
 if TYPE_CHECKING:  # each mode imports what it needs when it runs: start-up stays short
     from watcher.config import Config
     from watcher.core.holding import Hold
-    from watcher.core.model import Observation, Rules, State, TokenInfo
+    from watcher.core.model import Observation, Rules, Snooze, State, TokenInfo
     from watcher.core.outlook import Outlook
     from watcher.core.usage import Usage
     from watcher.grok.identity import LoginView
@@ -57,6 +57,7 @@ exit codes (0 ok; 2 a config, flag or --state error, but with --nagios):
   --status             1 usage not read
   --check              1 usage not read, a send failed or state not saved
   --test-notify        1 a target failed
+  --snooze             1 the state could not be saved; 2 no reset time known
   --install-service    1 systemctl missing or failed (it says what to run)
   --uninstall-service  1 a unit could not be removed
   any mode above       130 stopped by Ctrl-C, 143 by SIGTERM (a save finishes)
@@ -119,6 +120,11 @@ def _add_modes(parser: argparse.ArgumentParser) -> None:
         help="send one test message to every target",
     )
     mode.add_argument(
+        "--snooze",
+        metavar="WHEN",
+        help="hold alerts for a while: 4h, until-reset, or off",
+    )
+    mode.add_argument(
         "--install-service",
         action="store_true",
         help="install and start the systemd user service",
@@ -160,11 +166,16 @@ def _add_mode_options(parser: argparse.ArgumentParser) -> None:
         help="with --status: plain lines, even on a terminal",
     )
     group.add_argument(
+        "--include-critical",
+        action="store_true",
+        help="with --snooze: hold critical alerts too",
+    )
+    group.add_argument(
         "--account",
         action="append",
         default=[],
         metavar="NAME",
-        help="with --status, --check or --test-notify: only this one",
+        help="only NAME: --status, --check, --test-notify, --snooze",
     )
 
 
@@ -220,6 +231,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         args.status
         or args.check
         or args.test_notify
+        or args.snooze
         or args.install_service
         or args.uninstall_service
     ):
@@ -259,6 +271,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return _run_check(args, env)
         if args.test_notify:
             return _run_test_notify(args, env)
+        if args.snooze:
+            return _run_snooze(args, env)
         return _run_status(args, env)
     except WatcherError as error:  # the one place failures become a line and an exit code
         print(error.message, file=sys.stderr)
@@ -386,6 +400,12 @@ def _status_json(shown: list[_Shown], named: bool, config: Config, now: datetime
             document.pop("schema")
         else:
             document = {"error": {"kind": observation.kind, "message": observation.message}}
+        snooze = _snooze_now(item.state, now)
+        document["snooze"] = (
+            {"until": snooze.until.isoformat(), "include_critical": snooze.include_critical}
+            if snooze is not None
+            else None
+        )
         documents.append({"name": item.names[0], "names": list(item.names), **document})
     if named:
         return {"schema": STATUS_SCHEMA, "accounts": documents}
@@ -438,10 +458,28 @@ def _status_text(
     pace = outlook_now(usage, item.state, _rules_of(config, item.names[0]), now)
     login = _login_read(item.auth_file, observation.token, now)
     drawn = None if plain else _picture(usage, now, pace, login, env, title)
+    snoozed = _snooze_line(item.state, config, now)
     if drawn is not None:
-        return drawn
-    text = format_status(usage, now)
+        return drawn + snoozed
+    text = format_status(usage, now) + snoozed
     return f"Account       {title}\n{text}" if title else text
+
+
+def _snooze_now(state: State, now: datetime) -> Snooze | None:
+    snooze = state.snooze
+    return snooze if snooze is not None and now < snooze.until else None
+
+
+def _snooze_line(state: State, config: Config, now: datetime) -> str:
+    """ "\nSnoozed       until Tue 1 Dec 09:42 CET: alerts below critical wait", or "" """
+    from watcher.core.formatting import format_local_time
+
+    snooze = _snooze_now(state, now)
+    if snooze is None:
+        return ""
+    passes = None if snooze.include_critical else config.alerts.quiet_lets_through
+    waiting = "every alert waits" if passes is None else f"alerts below {passes.label} wait"
+    return f"\n{'Snoozed':<14}until {format_local_time(snooze.until, now)}: {waiting}"
 
 
 def _login_read(auth_file: Path, token: TokenInfo, now: datetime) -> LoginView | None:
@@ -506,8 +544,10 @@ def _misuse(args: argparse.Namespace) -> str | None:
         return "--timer goes with --install-service"
     if args.plain and not args.status:
         return "--plain goes with --status"
-    if args.account and not (args.status or args.check or args.test_notify):
-        return "--account goes with --status, --check or --test-notify"
+    if args.account and not (args.status or args.check or args.test_notify or args.snooze):
+        return "--account goes with --status, --check, --test-notify or --snooze"
+    if args.include_critical and not args.snooze:
+        return "--include-critical goes with --snooze"
     return None
 
 
@@ -550,6 +590,22 @@ def _run_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if report.save_error is not None:
         print(report.save_error, file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _run_snooze(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from watcher.config import load_config
+    from watcher.paths import default_state_path
+    from watcher.snooze import run_snooze
+
+    return run_snooze(
+        load_config(args.config, env),
+        args.state or default_state_path(env),
+        env,
+        args.snooze,
+        sys.stdout,
+        only=args.account,
+        include_critical=args.include_critical,
+    )
 
 
 def _run_test_notify(args: argparse.Namespace, env: Mapping[str, str]) -> int:

@@ -76,14 +76,17 @@ def _held(report: CheckReport, now: datetime) -> str:
     """ "; 2 alerts held until Tue 24 Nov 07:30 CET (quiet hours)" """
     from watcher.core.holding import is_held
 
-    hold = report.hold
-    if hold is None:
-        return ""
-    count = sum(1 for a in report.accounts for p in a.state.pending if is_held(p, hold))
-    if not count:
-        return ""
-    until = f" until {format_local_time(hold.until, now)}" if hold.until is not None else ""
-    return f"; {count} alert{'s' if count > 1 else ''} held{until} ({hold.why})"
+    said = []
+    for account in report.accounts:
+        hold = account.hold
+        count = sum(1 for p in account.state.pending if is_held(p, hold))
+        if hold is None or not count:
+            continue
+        until = f" until {format_local_time(hold.until, now)}" if hold.until is not None else ""
+        whose = f"{account.name}: " if report.named else ""
+        alerts = f"{count} alert{'s' if count > 1 else ''}"
+        said.append(f"{whose}{alerts} held{until} ({hold.why})")
+    return "".join(f"; {line}" for line in said)
 
 
 def _targets(count: int) -> str:

@@ -45,6 +45,7 @@ from watcher.core.model import (
     PeriodState,
     Sample,
     Severity,
+    Snooze,
     State,
 )
 from watcher.core.usage import Meter, Period, Usage
@@ -302,6 +303,13 @@ def _encode_account(state: State) -> dict[str, Any]:
         account["delivered"] = state.delivered._asdict()
     if state.spent_refresh:
         account["spent_refresh_tokens"] = list(state.spent_refresh)
+    if state.snooze is not None:
+        snooze = state.snooze
+        account["snooze"] = _table(
+            until=snooze.until,
+            include_critical=snooze.include_critical or None,
+            set_at=snooze.set_at,
+        )
     return account
 
 
@@ -396,6 +404,15 @@ def _decode_account(account: _Table) -> State:
     delivered = account.table("delivered")
     if delivered is not None:
         state = state._replace(delivered=_decode_delivered(delivered))
+    snooze = account.table("snooze")
+    if snooze is not None:
+        state = state._replace(
+            snooze=Snooze(
+                snooze.required_time("until"),
+                snooze.flag("include_critical"),
+                snooze.time("set_at"),
+            )
+        )
     return state._replace(pending=pending)
 
 

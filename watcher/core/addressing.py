@@ -86,19 +86,23 @@ def _for_delivery(
 def plan_for_accounts(
     accounts: Sequence[tuple[Addressee, State]],
     routes: Iterable[Route],
-    hold: Hold | None = None,
+    holds: Mapping[str, Hold | None] | None = None,
     unread: Collection[str] = (),
     held_note: Callable[[datetime], str] | None = None,
 ) -> dict[str, Message]:
     """One message per target with every account's alerts routed to it, in config order
     (so that among equally important alerts the first account's titles the message) --
-    but what a hold keeps back (`holding.sendable`; `unread`: the accounts this check could
-    not read). A message holding alerts that were held ends with `held_note(since)`."""
+    but what an account's hold keeps back (`holding.sendable`; `holds` by account name;
+    `unread`: the accounts this check could not read). A message holding alerts that were
+    held ends with `held_note(since)`."""
     routes = tuple(routes)
+    holds = holds or {}
     pending = [
         p
         for a, s in accounts
-        for p in sendable(_for_delivery(s, a, routes), hold, a.account not in unread)
+        for p in sendable(
+            _for_delivery(s, a, routes), holds.get(a.account), a.account not in unread
+        )
     ]
     plan = plan_messages(pending, routes)
     held = {p.alert.key: p.held_since for p in pending if p.held_since is not None}

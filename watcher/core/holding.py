@@ -32,6 +32,19 @@ class Hold(NamedTuple):
     why: str = "quiet hours"  # for people: "quiet hours", "the snooze"
 
 
+def hold_for(
+    state: State, quiet: Hold | None, lets_through: Severity | None, now: datetime
+) -> Hold | None:
+    """The hold on one login's alerts: its snooze while it lasts (its rule wins over quiet
+    hours), else the quiet hours'. A snooze that ended leaves the quiet hours: what it held
+    waits for their end."""
+    snooze = state.snooze
+    if snooze is not None and now < snooze.until:
+        passes = None if snooze.include_critical else lets_through
+        return Hold(passes, snooze.until, "snooze")
+    return quiet
+
+
 def is_held(pending: PendingAlert, hold: Hold | None) -> bool:
     return hold is not None and (hold.passes is None or pending.alert.severity < hold.passes)
 

@@ -177,6 +177,15 @@ class Outage(NamedTuple):
     notified: tuple[str, ...] = ()  # targets that received the outage alert
 
 
+class Snooze(NamedTuple):
+    """`--snooze`: alerts wait until `until`, as in quiet hours (critical ones still go out
+    unless `include_critical`)."""
+
+    until: datetime
+    include_critical: bool = False
+    set_at: datetime | None = None
+
+
 class MeterHistory(NamedTuple):
     """One meter's own history. Fired thresholds, pace and samples belong to its current
     period; `usage` and `read_at` are its latest figures, which an alert about it carries
@@ -224,6 +233,7 @@ class State(NamedTuple):
     # Fingerprints of the refresh tokens the server rotated for this account (grok/login.py):
     # never sent again, though a restored backup or a copied Grok home may still hold one.
     spent_refresh: tuple[str, ...] = ()
+    snooze: Snooze | None = None
 
     def history(self, meter: Meter) -> MeterHistory:
         return self.monthly if meter == "monthly" else self.pool

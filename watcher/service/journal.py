@@ -49,15 +49,22 @@ def describe_check(
         line = _several(outcome, logged, now, local)
     else:
         line = _one(outcome, outcome.observation, logged, now, local)
-    hold = outcome.hold
-    if hold is None:
+    # STATUS= says that alerts wait, and till when ("... · quiet until Tue 24 Nov 07:30 CET",
+    # "... · work snoozed until ...").
+    said = []
+    for account in outcome.accounts:
+        hold = account.hold
+        if hold is None:
+            continue
+        until = f" until {format_local_time(hold.until, now, local)}" if hold.until else ""
+        whose = f"{account.name} " if outcome.named and hold.why == "snooze" else ""
+        said.append(f"{whose}{_HOLD_WORDS.get(hold.why, hold.why)}{until}")
+    if not said:
         return line
-    # STATUS= says that alerts wait, and till when ("... · quiet until Tue 24 Nov 07:30 CET").
-    until = f" until {format_local_time(hold.until, now, local)}" if hold.until else ""
-    return line._replace(status=f"{line.status} · {_QUIET_WORDS.get(hold.why, hold.why)}{until}")
+    return line._replace(status=" · ".join([line.status, *dict.fromkeys(said)]))
 
 
-_QUIET_WORDS = {"quiet hours": "quiet"}
+_HOLD_WORDS = {"quiet hours": "quiet", "snooze": "snoozed"}
 
 
 def _several(
