@@ -438,7 +438,7 @@ def test_a_command_the_parser_refuses_is_caught():
     assert problems[3] is None
     assert all(problems[:3]) and problems[4]
     assert "not allowed with argument" in str(problems[0])
-    assert problems[1] == "--json goes with --status or --check"
+    assert problems[1] == "--json goes with --status, --check or --explain"
     assert "unrecognized arguments: --stat" in str(problems[2])
     assert command_problem(["--help"]) is None
     assert command_problem(["--version"]) is None

@@ -1,4 +1,5 @@
-"""The JSON Schemas of `--status --json` and `--check --json` (watcher/schemas/, draft 2020-12,
+"""The JSON Schemas of `--status --json`, `--check --json` and `--explain --json`
+(watcher/schemas/, draft 2020-12,
 shipped in the wheel): each is a valid schema, every document the real commands print in the
 scenarios below validates against the one loaded from the installed package, every field they
 print is described there, and the enumerations and known values match the code's own."""
@@ -12,6 +13,7 @@ import json
 import pkgutil
 import tomllib
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, get_args
@@ -41,7 +43,8 @@ from watcher.status import STATUS_SCHEMA
 
 REPO = Path(__file__).resolve().parent.parent
 STATUS, CHECK = "status.schema.json", "check.schema.json"
-SCHEMA_FILES = (STATUS, CHECK)
+EXPLAIN = "explain.schema.json"
+SCHEMA_FILES = (STATUS, CHECK, EXPLAIN)
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
@@ -55,7 +58,8 @@ SCHEMAS = shipped_schemas()
 
 
 def registry(schemas: dict[str, dict[str, Any]]) -> Registry[Any]:
-    """check.schema.json refers to status.schema.json's $defs by its $id: resolved here,
+    """check.schema.json and explain.schema.json refer to status.schema.json's $defs (and
+    explain.schema.json to check.schema.json's) by its $id: resolved here,
     offline, from the files themselves."""
     return Registry().with_resources(
         (schema["$id"], Resource.from_contents(schema)) for schema in schemas.values()
@@ -177,6 +181,11 @@ def test_the_known_values_are_the_codes_own():
     assert defs["namedStatus"]["propertyNames"]["not"]["enum"] == defs["reading"]["required"]
     alert = SCHEMAS[CHECK]["$defs"]["alert"]["properties"]
     assert alert["severity"]["enum"] == [s.label for s in Severity]
+    explain = SCHEMAS[EXPLAIN]["$defs"]
+    verdict = explain["account"]["properties"]["pace"]["properties"]["verdict"]
+    assert verdict["enum"] == [*get_args(OutlookKind), "off"]
+    lets_through = explain["quiet"]["properties"]["lets_through"]["enum"]
+    assert lets_through == [Severity.CRITICAL.label, Severity.WARNING.label, None]
     # Open sets: plain strings whose known values are listed, each in the description too.
     for listed, known in (
         (alert["kind"], {k.value for k in AlertKind}),
@@ -447,6 +456,99 @@ def test_check_json_dry_run_with_named_logins_validates(named, run):
     assert_valid(CHECK, document)
 
 
+# --- --explain --json ---------------------------------------------------------------------------
+
+
+def explain_json(run: Any, *argv: str) -> dict[str, Any]:
+    result = run("--explain", "--json", *argv)
+    assert result.code == 0, result.err
+    document = printed(result)
+    assert_valid(EXPLAIN, document)
+    return document
+
+
+def test_explain_json_before_any_check_validates(ready, run):
+    document = explain_json(run)
+    (account,) = document["accounts"]
+    assert account["name"] == "default"
+    assert account["usage"] is None and account["pace"] is None
+    assert all(t["fired_at"] is None for t in account["thresholds"])
+    assert document["quiet"]["windows"] == [] and document["quiet"]["now"] is False
+
+
+def test_explain_json_after_a_check_validates(watching, sink, run):
+    watching.serve(83)
+    assert run("--check").code == 0
+    document = explain_json(run)
+    (account,) = document["accounts"]
+    assert account["usage"]["percent_used"] == 83 and account["usage"]["meter"] == "pool"
+    assert [t["threshold"] for t in account["thresholds"] if t["fired_at"]] == [50, 80]
+    assert account["pace"]["verdict"] == "off" and account["pace"]["reason"]
+    assert account["pending"] == [] and account["snooze"] is None
+
+
+def test_explain_json_with_a_forecast_validates(ready, run):
+    assert run("--check").code == 0
+    (account,) = explain_json(run)["accounts"]
+    assert account["pace"]["verdict"] != "off" and account["pace"]["samples"] >= 1
+
+
+def test_explain_json_with_named_logins_validates(named, run):
+    assert run("--check").code == 0
+    document = explain_json(run)
+    assert [a["name"] for a in document["accounts"]] == ["personal", "work"]
+    assert all(a["usage"] for a in document["accounts"])
+    (work,) = explain_json(run, "--account", "work")["accounts"]
+    assert work["name"] == "work"
+
+
+def test_explain_json_with_an_alert_held_in_quiet_hours_validates(watching, sink, run):
+    # A window from an hour ago to an hour ahead, in this process's wall time (TZ=UTC).
+    now = datetime.now().replace(second=0, microsecond=0)
+    start, end = now - timedelta(hours=1), now + timedelta(hours=1)
+    watching.configure(extra=f'[[quiet]]\ntimes = ["{start:%H:%M}-{end:%H:%M}"]\n')
+    watching.serve(55)
+    assert run("--check").code == 0
+    assert sink.titles() == []
+    document = explain_json(run)
+    (account,) = document["accounts"]
+    (pending,) = account["pending"]
+    assert pending["kind"] == "threshold" and pending["severity"] == "info"
+    assert pending["held_since"] and pending["delivered_to"] == []
+    quiet = document["quiet"]
+    assert quiet["now"] is True and quiet["until"] and quiet["lets_through"] == "critical"
+
+
+def test_explain_json_with_a_snooze_validates(watching, sink, run):
+    watching.serve(55)
+    assert run("--check").code == 0
+    assert run("--snooze", "2h").code == 0
+    (account,) = explain_json(run)["accounts"]
+    assert account["snooze"]["include_critical"] is False
+
+
+def test_check_explain_json_validates_as_a_check_and_its_explain(watching, sink, run):
+    watching.serve(55)
+    result = run("--check", "--explain", "--json")
+    assert result.code == 0, result.err
+    document = printed(result)
+    # check.schema.json allows fields it does not list, such as `explain`, described here:
+    assert problem(CHECK, document) is None
+    assert_valid(CHECK, without(document, "explain"))
+    explain = document["explain"]
+    assert explain["check"]["lines"][0].startswith("decided ")
+    assert_valid(EXPLAIN, explain)
+
+
+def test_explain_json_on_a_config_error_validates(ready, grok, run):
+    ready.write_config(point_at(grok) + "colour = 'red'\n")
+    result = run("--explain", "--json")
+    assert result.code == 2
+    document = printed(result)
+    assert document["error"]["kind"] == "config"
+    assert_valid(EXPLAIN, document)
+
+
 # --- and the schemas do refuse -------------------------------------------------------------------
 
 
@@ -542,6 +644,24 @@ def test_the_named_and_the_one_login_forms_do_refuse(named, grok, run):
         (CHECK, without(one_check, "reading", "percent_used")),
     ):
         assert problem(name, document) is not None, document
+
+
+def test_the_explain_schema_does_refuse(watching, sink, run):
+    watching.serve(83)
+    assert run("--check").code == 0
+    document = explain_json(run)
+    for changed in (
+        {**document, "schema": 2},
+        without(document, "accounts"),
+        without(document, "quiet", "now"),
+        without(document, "accounts", 0, "thresholds", 0, "fired_at"),
+        replaced(document, ("accounts", 0, "pace", "verdict"), "unknown"),
+        replaced(document, ("accounts", 0, "usage", "meter"), "hourly"),
+        replaced(document, ("accounts", 0, "usage", "read_at"), "2026-11-26T09:10:00"),
+        replaced(document, ("quiet", "lets_through"), "info"),
+        replaced(document, ("accounts", 0, "name"), "my account"),
+    ):
+        assert problem(EXPLAIN, changed) is not None, changed
 
 
 def test_added_fields_stay_valid(watching, sink, run):

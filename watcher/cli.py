@@ -166,6 +166,11 @@ def _add_mode_options(parser: argparse.ArgumentParser) -> None:
         help="with --status: plain lines, even on a terminal",
     )
     group.add_argument(
+        "--explain",
+        action="store_true",
+        help="why alerts came or not (alone, or after --check)",
+    )
+    group.add_argument(
         "--include-critical",
         action="store_true",
         help="with --snooze: hold critical alerts too",
@@ -232,6 +237,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         or args.check
         or args.test_notify
         or args.snooze
+        or args.explain
         or args.install_service
         or args.uninstall_service
     ):
@@ -273,6 +279,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return _run_test_notify(args, env)
         if args.snooze:
             return _run_snooze(args, env)
+        if args.explain:
+            return _run_explain(args, env)
         return _run_status(args, env)
     except WatcherError as error:  # the one place failures become a line and an exit code
         print(error.message, file=sys.stderr)
@@ -536,16 +544,22 @@ def _c_locale(env: Mapping[str, str]) -> bool:
 def _misuse(args: argparse.Namespace) -> str | None:
     if args.nagios:  # only first: `grok-usage-watcher --nagios -w 80 -c 95`
         return "--nagios comes first, its own options after it"
-    if args.json and not (args.status or args.check):
-        return "--json goes with --status or --check"
+    if args.json and not (args.status or args.check or args.explain):
+        return "--json goes with --status, --check or --explain"
+    if args.explain and (args.status or args.test_notify or args.snooze or args.dry_run):
+        return "--explain goes alone, or with --check"
+    if args.explain and (args.install_service or args.uninstall_service):
+        return "--explain goes alone, or with --check"
     if args.dry_run and not args.check:
         return "--dry-run goes with --check"
     if args.timer and not args.install_service:
         return "--timer goes with --install-service"
     if args.plain and not args.status:
         return "--plain goes with --status"
-    if args.account and not (args.status or args.check or args.test_notify or args.snooze):
-        return "--account goes with --status, --check, --test-notify or --snooze"
+    if args.account and not (
+        args.status or args.check or args.test_notify or args.snooze or args.explain
+    ):
+        return "--account goes with --status, --check, --test-notify, --snooze or --explain"
     if args.include_critical and not args.snooze:
         return "--include-critical goes with --snooze"
     return None
@@ -569,6 +583,16 @@ def _run_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         print_to=sys.stderr if args.json else None,
     )
     now = datetime.now(UTC)
+    if args.explain:
+        from watcher.explaining import check_explained
+
+        text, document = check_explained(config, report, args.account, now)
+        if args.json:
+            print(json.dumps({**check_document(report, now), "explain": document}))
+        else:
+            print(summary_line(report, now))
+            print(text)
+        return EXIT_OK if report.ok else EXIT_FAILED
     if args.json:
         print(json.dumps(check_document(report, now)))
     else:
@@ -590,6 +614,19 @@ def _run_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if report.save_error is not None:
         print(report.save_error, file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _run_explain(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """From the config and the state only: no network, no change to any file."""
+    from watcher.config import load_config
+    from watcher.explaining import explained
+    from watcher.paths import default_state_path
+
+    config = load_config(args.config, env)
+    state_path = args.state or default_state_path(env)
+    text, document = explained(config, state_path, env, args.account, datetime.now(UTC))
+    print(json.dumps(document) if args.json else text)
+    return EXIT_OK
 
 
 def _run_snooze(args: argparse.Namespace, env: Mapping[str, str]) -> int:
