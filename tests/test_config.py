@@ -177,6 +177,10 @@ def test_the_clis_base_url_variable_overrides_the_default_but_not_the_config(tmp
             r"\[\[quiet\]\] #1 time: unknown key \(did you mean times\?\)$",
         ),
         (
+            '[[quiet]]\nweekdays = ["sunday"]\nlocation = "Europe"\n',
+            r"\[\[quiet\]\] #1 location: 'Europe' is not a time zone this machine knows",
+        ),
+        (
             '[alerts]\nquiet_lets_through = "info"\n',
             r"\[alerts\] quiet_lets_through: must be one of \"critical\", \"warning\", \"none\"",
         ),

@@ -114,7 +114,9 @@ def test_a_login_incident_an_outage_and_a_snooze():
         "Check your connection.); an alert comes if it lasts beyond Fri 20 Nov 10:00 CET."
     ) in text(state, now).splitlines()
     snoozed = state._replace(snooze=Snooze(now + 2 * H))
-    assert "Snooze: until Fri 20 Nov 12:00 CET: alerts wait." in text(snoozed, now).splitlines()
+    assert (
+        "Snooze: until Fri 20 Nov 12:00 CET: alerts below critical wait, then come as one message."
+    ) in text(snoozed, now).splitlines()
 
 
 def test_explain_reads_no_network_and_writes_nothing(watching, grok, sink, run):
@@ -151,3 +153,25 @@ def test_check_explain_tells_what_the_check_did(watching, grok, sink, run):
     document = json.loads(run("--check", "--explain", "--json").out)
     assert document["explain"]["check"]["lines"] == ["nothing new is due", "nothing was sent"]
     assert "Threshold 50%: fired " in result.out
+
+
+def test_explain_and_status_leave_even_a_dead_writers_temporary_alone(watching, grok, run):
+    from tests.conftest import state_file
+
+    watching.serve(10)
+    assert run("--check").code == 0
+    left = state_file(watching).with_name(".state.toml.999999999.tmp")  # no such process
+    left.write_text("half a save")
+    assert run("--explain").code == 0
+    assert run("--status").code == 0
+    assert left.exists()  # only a writer, under the lock, tidies up
+    assert run("--check").code == 0
+    assert not left.exists()
+
+
+def test_check_explain_still_says_what_failed(watching, grok, run):
+    grok.accepted_tokens.clear()
+    grok.grants.clear()
+    result = run("--check", "--explain", "--json")
+    assert result.code == 1
+    assert result.err.strip() == "Grok auth expired. Run `grok login` again."

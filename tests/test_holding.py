@@ -215,3 +215,62 @@ def test_a_snooze_until_the_reset_ends_with_the_reset_and_its_digest_says_so():
         sent += [(now, m.title) for m in plan.values()]
         now += STEP
     assert sent == [(end, "Grok Build: weekly credits reset")]  # not "80% used": undone
+
+
+# --- what the review found ----------------------------------------------------------------------
+
+
+def hold_run(usage_at, hours: float, hold: Hold, start: str = "2026-11-23 08:00", rules=RULES):  # type: ignore[no-untyped-def]
+    """Checks every 5 minutes for `hours` under a hold that lasts throughout; the state
+    after, and what went out."""
+    state, now = State(), berlin(start)
+    sent: list[tuple[datetime, str]] = []
+    for _ in range(int(hours * 12)):
+        observation = usage_at(now)
+        state = evaluate(observation, state, rules, now).state
+        state = mark_held(state, hold, now)
+        plan = plan_for_accounts([(ME, state)], ROUTES, {ME.account: hold})
+        (state,) = record_for_accounts(
+            [(ME, state)], plan, {t: Outcome(True) for t in plan}, ROUTES
+        )
+        sent += [(now, m.title) for m in plan.values()]
+        now += STEP
+    return state, sent
+
+
+def test_a_long_hold_never_drops_a_held_alert_for_the_pending_bound():
+    start = berlin("2026-11-23 08:00")
+
+    def usage(now: datetime) -> Observation:
+        minutes = int((now - start) / timedelta(minutes=1)) % 150
+        return NETWORK if minutes < 90 else reading(55)  # 90 minutes down in every 150
+
+    state, _ = hold_run(usage, 84, Hold(Severity.WARNING))
+    keys = [p.alert.key for p in state.pending]
+    assert "threshold:50" in keys
+    assert sum(k.startswith("recovered") for k in keys) <= 1
+    assert len(keys) <= 20
+
+
+def test_a_works_again_note_is_dropped_when_the_login_fails_again():
+    from tests.core_values import EXPIRED
+
+    def usage(now: datetime) -> Observation:
+        failing = berlin("2026-11-24 00:00") <= now < berlin("2026-11-24 01:00")
+        failing |= now >= berlin("2026-11-24 06:00")
+        return EXPIRED if failing else reading(45)
+
+    sent = night(usage)
+    titles = [title for _, title in [(w, m.title) for w, m in sent]]
+    assert titles == ["Grok Build: run grok login", "Grok Build: run grok login"]
+    assert all("works again" not in m.body for _, m in sent)
+
+
+def test_a_readable_again_note_is_dropped_when_usage_cannot_be_read_again():
+    def usage(now: datetime) -> Observation:
+        down = berlin("2026-11-23 20:00") <= now < berlin("2026-11-23 23:00")
+        down |= now >= berlin("2026-11-24 04:00")
+        return NETWORK if down else reading(45)
+
+    sent = night(usage, passes=Severity.WARNING)
+    assert all("readable again" not in m.body + m.title for _, m in sent), sent

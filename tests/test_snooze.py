@@ -81,7 +81,8 @@ def test_off_ends_a_snooze_and_the_next_check_sends_what_it_held(watching, grok,
     assert off.code == 0
     assert off.out.splitlines() == [
         "Snooze off.",
-        "Alerts go out again; what the snooze held comes at the next check.",
+        "Alerts go out again; what the snooze held comes at the next check (after the quiet "
+        "hours, when they are on).",
     ]
     assert run("--check").code == 0
     assert sink.titles() == ["Grok Build: 50% of weekly credits used"]
@@ -113,6 +114,9 @@ def test_snooze_mistakes_are_one_line(run, watching):
     for argv, message in [
         (("--snooze", "soon"), "--snooze soon: "),
         (("--snooze", "0m"), "--snooze 0m: from a minute to a year"),
+        (("--snooze", "30s"), "--snooze 30s: from a minute to a year"),
+        (("--snooze", "99999999999999999999d"), "--snooze 99999999999999999999d: "),
+        (("--snooze", ""), "--snooze needs 4h, until-reset or off"),
         (("--check", "--include-critical"), "--include-critical goes with --snooze"),
     ]:
         result = run(*argv)
@@ -132,3 +136,27 @@ def test_status_shows_a_snooze_and_when_it_ends(watching, run):
     assert document["accounts"][0]["snooze"] == document["snooze"]
     assert run("--snooze", "off").code == 0
     assert json.loads(run("--status", "--json").out)["snooze"] is None
+
+
+def test_a_login_two_names_read_is_snoozed_and_explained_through_its_one_history(
+    watching, grok, sink, run
+):
+    copy = watching.root / ".grok-copy"
+    copy.mkdir()
+    (copy / "auth.json").write_text(watching.auth_path.read_text())  # the same login
+    watching.configure(
+        extra='[[accounts]]\nname = "personal"\ngrok_home = "~/.grok"\n'
+        '[[accounts]]\nname = "copy"\ngrok_home = "~/.grok-copy"\n'
+    )
+    watching.serve(10)
+    assert run("--check").code == 0
+    assert run("--snooze", "until-reset").code == 0  # the shared login's reset is known
+    snoozed = run("--snooze", "4h", "--account", "copy")
+    assert snoozed.code == 0
+    assert snoozed.out.startswith("personal, copy: snoozed until ")
+    watching.serve(55)
+    assert run("--check").code == 0
+    assert sink.titles() == []  # held: the snooze is the login's, whichever name set it
+    explained = run("--explain")
+    assert "Grok Build (personal, copy)" in explained.out
+    assert "not read yet" not in explained.out

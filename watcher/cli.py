@@ -236,7 +236,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         args.status
         or args.check
         or args.test_notify
-        or args.snooze
+        or args.snooze is not None
         or args.explain
         or args.install_service
         or args.uninstall_service
@@ -277,7 +277,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return _run_check(args, env)
         if args.test_notify:
             return _run_test_notify(args, env)
-        if args.snooze:
+        if args.snooze is not None:
             return _run_snooze(args, env)
         if args.explain:
             return _run_explain(args, env)
@@ -546,7 +546,9 @@ def _misuse(args: argparse.Namespace) -> str | None:
         return "--nagios comes first, its own options after it"
     if args.json and not (args.status or args.check or args.explain):
         return "--json goes with --status, --check or --explain"
-    if args.explain and (args.status or args.test_notify or args.snooze or args.dry_run):
+    if args.explain and (
+        args.status or args.test_notify or args.snooze is not None or args.dry_run
+    ):
         return "--explain goes alone, or with --check"
     if args.explain and (args.install_service or args.uninstall_service):
         return "--explain goes alone, or with --check"
@@ -557,10 +559,10 @@ def _misuse(args: argparse.Namespace) -> str | None:
     if args.plain and not args.status:
         return "--plain goes with --status"
     if args.account and not (
-        args.status or args.check or args.test_notify or args.snooze or args.explain
+        args.status or args.check or args.test_notify or args.snooze is not None or args.explain
     ):
         return "--account goes with --status, --check, --test-notify, --snooze or --explain"
-    if args.include_critical and not args.snooze:
+    if args.include_critical and args.snooze is None:
         return "--include-critical goes with --snooze"
     return None
 
@@ -586,14 +588,13 @@ def _run_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.explain:
         from watcher.explaining import check_explained
 
-        text, document = check_explained(config, report, args.account, now)
+        text, explain = check_explained(config, report, args.account, now)
         if args.json:
-            print(json.dumps({**check_document(report, now), "explain": document}))
+            print(json.dumps({**check_document(report, now), "explain": explain}))
         else:
             print(summary_line(report, now))
             print(text)
-        return EXIT_OK if report.ok else EXIT_FAILED
-    if args.json:
+    elif args.json:
         print(json.dumps(check_document(report, now)))
     else:
         if args.dry_run:

@@ -406,7 +406,7 @@ def _zone(value: Any, where: str) -> tzinfo:
 
     try:
         return ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a directory of zones
         raise ConfigError(
             f"{where}: {value!r} is not a time zone this machine knows (an IANA name like "
             '"Europe/Berlin")'

@@ -23,7 +23,7 @@ from watcher.core.explain import (
 )
 from watcher.core.formatting import format_local_time
 from watcher.core.model import State
-from watcher.logins import chosen
+from watcher.logins import chosen, keeper, plan_watches
 from watcher.state_file import in_own_place, load_state
 
 if TYPE_CHECKING:
@@ -68,16 +68,18 @@ def _explain(
     labels: dict[str, str],
 ) -> tuple[str, dict[str, Any]]:
     accounts = chosen(config, only)
-    views = [
-        account_view(
-            a.name,
-            histories.get(a.name) or State(),
-            a.rules._replace(local_zone=config.alerts.local_zone),
+    views = []
+    # A login two names read keeps one history (logins.keeper): told once, under both names.
+    for watch in plan_watches(config.accounts, now, only=accounts):
+        account = keeper(watch, histories)
+        view = account_view(
+            account.name,
+            histories.get(account.name) or State(),
+            account.rules._replace(local_zone=config.alerts.local_zone),
             now,
             lambda target: labels.get(target, "a target"),
         )
-        for a in accounts
-    ]
+        views.append(view._replace(names=watch.names))
     quiet = quiet_view(config.quiet, config.alerts.quiet_lets_through, now)
     text = explain_text(views, quiet, now, config.alerts.local_zone, config.named_accounts)
     targets = f"Targets: {_configured(config)}."

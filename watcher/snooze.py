@@ -19,11 +19,12 @@ from watcher.core.formatting import format_local_time
 from watcher.core.model import Snooze, State
 from watcher.durations import parse_duration
 from watcher.errors import ConfigError
-from watcher.logins import chosen
+from watcher.logins import chosen, keeper, plan_watches
 from watcher.state_file import check_ownership, in_own_place, load_state, save_state, state_lock
 
 OFF = "off"
 UNTIL_RESET = "until-reset"
+SHORTEST = timedelta(minutes=1)
 LONGEST = timedelta(days=366)
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,16 @@ def parse_when(text: str) -> str | timedelta:
     """ "off", "until-reset", or a duration ("4h", "90m", "1h30m"); ConfigError else."""
     if text in (OFF, UNTIL_RESET):
         return text
+    if not text.strip():
+        raise ConfigError("--snooze needs 4h, until-reset or off")
     try:
         span = parse_duration(text)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
+        reason = "far too long" if isinstance(exc, OverflowError) else str(exc)
         raise ConfigError(
-            f"--snooze {text}: {exc} (a duration like 4h or 1h30m, until-reset, or off)"
+            f"--snooze {text}: {reason} (a duration like 4h or 1h30m, until-reset, or off)"
         ) from None
-    if not timedelta(0) < span <= LONGEST:
+    if not SHORTEST <= span <= LONGEST:
         raise ConfigError(f"--snooze {text}: from a minute to a year")
     return span
 
@@ -65,7 +69,9 @@ def run_snooze(
             log.warning("%s", warning)
         now = clock()
         lines = []
-        for account in accounts:
+        # A login two names read keeps one history (logins.keeper): the snooze goes there.
+        for watch in plan_watches(config.accounts, now, only=accounts):
+            account = keeper(watch, histories)
             state = histories.get(account.name) or State()
             if wanted == OFF:
                 was = state.snooze is not None and state.snooze.until > now
@@ -76,7 +82,7 @@ def run_snooze(
                 state = state._replace(snooze=Snooze(until, include_critical, now))
                 said = f"snoozed until {format_local_time(until, now)}"
             if config.named_accounts:
-                lines.append(f"{account.name}: {said}.")
+                lines.append(f"{', '.join(watch.names)}: {said}.")
             else:
                 lines.append(f"{said[0].upper()}{said[1:]}.")
             histories[account.name] = state
@@ -85,7 +91,11 @@ def run_snooze(
     if wanted != OFF:
         print(_what_waits(config, include_critical), file=out)
     else:
-        print("Alerts go out again; what the snooze held comes at the next check.", file=out)
+        print(
+            "Alerts go out again; what the snooze held comes at the next check (after the "
+            "quiet hours, when they are on).",
+            file=out,
+        )
     return 0
 
 

@@ -163,8 +163,9 @@ def load_state(
 ) -> tuple[Histories, str | None]:
     """Every account's remembered history, and a warning when our own file was corrupt. It
     is moved aside so the next save starts fresh -- unless `move_aside` is False (a dry run,
-    --status)."""
-    _remove_stale_temporaries(path)
+    --status, --explain: they change no file, not even a dead writer's temporary)."""
+    if move_aside:
+        _remove_stale_temporaries(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

@@ -323,6 +323,7 @@ def _after_failure(failure: Failure, state: State, rules: Rules, now: datetime) 
         if login is None:
             login = LoginIncident(failure.kind, failure.message, now)
             alerts.append(messages.login_alert(failure.message, now))
+            state = _without(state, AlertKind.LOGIN_WORKS)  # no longer true
         else:  # expired -> invalid is the same incident: one alert per incident
             login = login._replace(kind=failure.kind, message=failure.message)
         state = state._replace(login=login)
@@ -330,6 +331,7 @@ def _after_failure(failure: Failure, state: State, rules: Rules, now: datetime) 
         outage = state.outage
         if outage is None:
             outage = Outage(failure.kind, failure.message, since=now)
+            state = _without(state, AlertKind.RECOVERED)  # no longer true
         else:
             outage = outage._replace(kind=failure.kind, message=failure.message)
         if outage.alerted_at is None and now - outage.since > rules.stale_after:
@@ -423,5 +425,20 @@ def _queue(pending: list[PendingAlert], new: PendingAlert) -> list[PendingAlert]
     return [p for p in pending if p.alert.key != new.alert.key] + [new]
 
 
+def _without(state: State, kind: AlertKind) -> State:
+    """Without the undelivered notes of `kind`: a new incident made them untrue (a held
+    "works again" must not arrive while the login fails again)."""
+    return state._replace(pending=tuple(p for p in state.pending if p.alert.kind != kind))
+
+
 def _bounded(pending: list[PendingAlert]) -> tuple[PendingAlert, ...]:
-    return tuple(pending[-MAX_PENDING:])
+    """The newest MAX_PENDING -- dropping the oldest alerts not held first: holding never
+    loses an alert to this bound (what it holds is bounded on its own: one alert per kind
+    and meter, at most MAX_PASSED lines, one note per ended incident)."""
+    excess = len(pending) - MAX_PENDING
+    if excess <= 0:
+        return tuple(pending)
+    unheld = [i for i, p in enumerate(pending) if p.held_since is None][:excess]
+    dropped = set(unheld)
+    kept = [p for i, p in enumerate(pending) if i not in dropped]
+    return tuple(kept[-MAX_PENDING:])

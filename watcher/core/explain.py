@@ -61,6 +61,7 @@ class AccountView(NamedTuple):
     outage_alert_due: datetime | None
     pending: tuple[PendingView, ...]
     snooze: Snooze | None
+    names: tuple[str, ...] = ()  # every name that reads this login, when more than one
 
 
 class QuietView(NamedTuple):
@@ -181,12 +182,18 @@ def explain_text(
     zone: tzinfo | None,
     named: bool,
 ) -> str:
-    blocks = [_account_text(a, now, zone, named) for a in accounts]
+    blocks = [_account_text(a, now, zone, named, quiet.lets_through) for a in accounts]
     blocks.append(_quiet_text(quiet, now, zone))
     return "\n\n".join(blocks)
 
 
-def _account_text(view: AccountView, now: datetime, zone: tzinfo | None, named: bool) -> str:
+def _account_text(
+    view: AccountView,
+    now: datetime,
+    zone: tzinfo | None,
+    named: bool,
+    lets_through: Severity | None,
+) -> str:
     def when(moment: datetime) -> str:
         return format_local_time(moment, now, zone)
 
@@ -196,7 +203,7 @@ def _account_text(view: AccountView, now: datetime, zone: tzinfo | None, named: 
         utc = moment.astimezone(UTC).strftime("%H:%M UTC")
         return local if local.endswith(" UTC") else f"{local} ({utc})"
 
-    lines = [f"Grok Build ({view.name})" if named else "Grok Build"]
+    lines = [f"Grok Build ({', '.join(view.names or (view.name,))})" if named else "Grok Build"]
     if view.percent is None or view.read_at is None:
         lines.append("Usage: not read yet (run grok-usage-watcher --check).")
     else:
@@ -221,8 +228,9 @@ def _account_text(view: AccountView, now: datetime, zone: tzinfo | None, named: 
     lines.append(_outage_text(view, when))
     lines.extend(_pending_text(view, when))
     if view.snooze is not None:
-        also = " critical ones too" if view.snooze.include_critical else ""
-        lines.append(f"Snooze: until {when(view.snooze.until)}: alerts wait{also}.")
+        passes = None if view.snooze.include_critical else lets_through
+        waits = "every alert waits" if passes is None else f"alerts below {passes.label} wait"
+        lines.append(f"Snooze: until {when(view.snooze.until)}: {waits}, then come as one message.")
     else:
         lines.append("Snooze: none (grok-usage-watcher --snooze 4h holds alerts for a while).")
     return "\n".join(lines)
