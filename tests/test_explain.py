@@ -46,7 +46,7 @@ def test_nothing_read_yet():
         "Threshold 90%: not reached.\n"
         "Threshold 100%: not reached.\n"
         "Pace: no forecast until usage has been read.\n"
-        "Login: works.\n"
+        "Login: not tried yet.\n"
         "Outage: none.\n"
         "Pending: nothing waits to be sent.\n"
         "Snooze: none (grok-usage-watcher --snooze 4h holds alerts for a while).\n"

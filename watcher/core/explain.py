@@ -271,7 +271,7 @@ def _pace_text(pace: PaceView | None, when: Callable[[datetime], str]) -> str:
 def _login_text(view: AccountView, when: Callable[[datetime], str]) -> str:
     login = view.login
     if login is None:
-        return "Login: works."
+        return "Login: works." if view.read_at is not None else "Login: not tried yet."
     return (
         f"Login: failing since {when(login.since)}: {login.message} Its alert is sent once "
         "for this incident; a note follows when it works again."
