@@ -261,9 +261,9 @@ def run_check(
             named=config.named_accounts,
             shared=shared,
         )
-        session = _Session(report, histories, addressees)
+        delivery = _Delivery(report, histories, addressees)
         if dry_run:
-            return session.deliver(config, environ, print_to) if report.sendable else report
+            return delivery.deliver(config, environ, print_to) if report.sendable else report
         first_save = _save(state_path, histories)
         if first_save is not None:
             report = report._replace(save_error=first_save.message)
@@ -274,19 +274,19 @@ def run_check(
                 return report
             if remembered.unsaved is None:
                 alert = messages.state_alert(str(state_path), first_save.reason, clock())
-                report = session.with_state_alert(report, alert)
-        session = _Session(report, session.histories, addressees)
+                report = delivery.with_state_alert(report, alert)
+        delivery = _Delivery(report, delivery.histories, addressees)
         if report.sendable:  # targets (and Apprise) load only when something may go
-            report = session.deliver(config, environ, print_to)
+            report = delivery.deliver(config, environ, print_to)
             if first_save is None:
-                second_save = _save(state_path, session.histories)
+                second_save = _save(state_path, delivery.histories)
                 if second_save is not None:
                     report = report._replace(save_error=second_save.message)
         if remembered is not None:
-            remembered.histories = session.histories
+            remembered.histories = delivery.histories
             remembered.unsaved = report.save_error
         if config.export.textfile is not None:
-            export_textfile(config, report, session.histories, now)
+            export_textfile(config, report, delivery.histories, now)
     return report
 
 
@@ -454,7 +454,7 @@ class Sessions:
             self._session = None
 
 
-class _Session:
+class _Delivery:
     """The histories of one check and how each login's alerts are addressed: the delivery
     step, over every account at once."""
 

@@ -60,7 +60,7 @@ def quiet_until(moment: datetime, windows: Sequence[QuietWindow]) -> datetime | 
     earlier = moment
     for candidate in _boundaries(moment, windows):
         if not quiet_at(candidate, windows):
-            return _first_loud(earlier, candidate, windows)
+            return _change(earlier, candidate, windows)
         earlier = candidate
     return None
 
@@ -71,7 +71,7 @@ def next_quiet(moment: datetime, windows: Sequence[QuietWindow]) -> datetime | N
     earlier = moment
     for candidate in _boundaries(moment, windows):
         if quiet_at(candidate, windows) and not quiet_at(earlier, windows):
-            return _first_quiet(earlier, candidate, windows)
+            return _change(earlier, candidate, windows)
         earlier = candidate
     return None
 
@@ -79,8 +79,8 @@ def next_quiet(moment: datetime, windows: Sequence[QuietWindow]) -> datetime | N
 def _boundaries(moment: datetime, windows: Sequence[QuietWindow]) -> list[datetime]:
     """Every moment after `moment` within HORIZON at which a window may begin or end: each
     range's start and end and each midnight, in each window's zone, both readings of a wall
-    time the clocks repeat. A skipped wall time lands an hour late here; `_first_loud`
-    finds the moment the clocks really jumped."""
+    time the clocks repeat. A skipped wall time lands an hour late here; `_change` finds
+    the moment the clocks really jumped."""
     found: set[datetime] = set()
     for window in windows:
         local = moment.astimezone(window.zone)
@@ -103,25 +103,17 @@ def _wall(day: date, minute: int, zone: tzinfo | None, fold: int) -> datetime:
     return wall.replace(tzinfo=zone, fold=fold).astimezone(UTC)
 
 
-def _first_loud(quiet: datetime, loud: datetime, windows: Sequence[QuietWindow]) -> datetime:
-    """The first moment in (quiet, loud] that no window covers, to the second."""
-    while loud - quiet > _PRECISION:
-        middle = quiet + (loud - quiet) / 2
-        if quiet_at(middle, windows):
-            quiet = middle
+def _change(before: datetime, after: datetime, windows: Sequence[QuietWindow]) -> datetime:
+    """The first moment in (before, after] whose quiet differs from `before`'s, to the
+    second (a bisection: between two boundaries, quiet changes at most once)."""
+    was = quiet_at(before, windows)
+    while after - before > _PRECISION:
+        middle = before + (after - before) / 2
+        if quiet_at(middle, windows) == was:
+            before = middle
         else:
-            loud = middle
-    return loud.replace(microsecond=0) + (_PRECISION if loud.microsecond else timedelta(0))
-
-
-def _first_quiet(loud: datetime, quiet: datetime, windows: Sequence[QuietWindow]) -> datetime:
-    while quiet - loud > _PRECISION:
-        middle = loud + (quiet - loud) / 2
-        if quiet_at(middle, windows):
-            quiet = middle
-        else:
-            loud = middle
-    return quiet.replace(microsecond=0) + (_PRECISION if quiet.microsecond else timedelta(0))
+            after = middle
+    return after.replace(microsecond=0) + (_PRECISION if after.microsecond else timedelta(0))
 
 
 # --- reading what the config says ------------------------------------------------------------
